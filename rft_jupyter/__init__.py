@@ -1,0 +1,40 @@
+"""rft-jupyter: prepare, test and watch reinforcement fine-tuning (RFT) graders and jobs.
+
+``import rft_jupyter as rft`` then ``rft.validate_grader``, ``rft.run_grader``, ``rft.grade``,
+``rft.validate_dataset``. Names load lazily so ``%load_ext rft_jupyter`` stays fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from .graders.errors import GraderValidationError, MetricUnavailableError
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "validate_grader": "rft_jupyter.graders.spec",
+    "load_grader": "rft_jupyter.graders.spec",
+    "run_grader": "rft_jupyter.graders.run",
+    "grade": "rft_jupyter.graders.batch",
+    "GradeResult": "rft_jupyter.graders.result",
+    "GraderUnavailableError": "rft_jupyter.graders.runners",
+    "grader_variables": "rft_jupyter.graders.templates",
+    "validate_dataset": "rft_jupyter.data",
+    "DatasetReport": "rft_jupyter.data",
+}
+
+__all__ = ["GraderValidationError", "MetricUnavailableError", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'rft_jupyter' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

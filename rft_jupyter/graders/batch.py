@@ -1,0 +1,285 @@
+"""``grade``: one grader over many rows (DataFrame, list of dicts or JSONL), in parallel when it pays.
+
+Rows are the items; the ``sample`` column (or a callable ``row -> sample``) holds the model output.
+Heavy graders (text metrics) are split over a persistent pool of worker processes (``forkserver``:
+safe to start from a Jupyter kernel), cheap ones run in-process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import difflib
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from .outcome import Outcome
+from .runners import cached_runner
+from .sample import ResponseFormat, SampleParseError, build_sample
+from .sample import response_format as _response_format
+from .spec import load_grader
+
+# Rough cost per row in microseconds, to decide whether a pool pays for itself.
+_COST_US = {"string_check": 2, "fuzzy_match": 4, "multi": 0}
+_DEFAULT_COST_US = 120
+PARALLEL_MIN_US = 300_000  # parallelise runs expected to take longer than this in one process
+PROGRESS_MIN_ROWS = 2_000
+
+_POOL: ProcessPoolExecutor | None = None
+_POOL_SIZE = 0
+
+
+def default_workers() -> int:
+    """Cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    global _POOL, _POOL_SIZE
+    if _POOL is None or _POOL_SIZE != workers:
+        if _POOL is not None:
+            _POOL.shutdown(cancel_futures=True)
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["rft_jupyter.graders.batch"])
+        _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        _POOL_SIZE = workers
+    return _POOL
+
+
+@atexit.register
+def shutdown_pool() -> None:
+    """Stop the worker processes (they are also stopped at interpreter exit)."""
+    global _POOL
+    if _POOL is not None:
+        _POOL.shutdown(cancel_futures=True)
+        _POOL = None
+
+
+def _estimated_cost(spec: Mapping[str, Any]) -> float:
+    if spec["type"] == "multi":
+        return sum(_estimated_cost(s) for s in spec["graders"].values())
+    if spec["type"] == "text_similarity":
+        return _COST_US.get(spec["evaluation_metric"], _DEFAULT_COST_US)
+    return _COST_US.get(spec["type"], _DEFAULT_COST_US)
+
+
+def grade_rows(
+    spec: Mapping[str, Any], samples: Sequence[Any], items: Sequence[Any], fmt_spec: Any = None
+) -> list[Outcome]:
+    """Grade ``samples[i]`` against ``items[i]`` in this process (also the workers' entry point)."""
+    runner = cached_runner(spec)
+    fmt = _response_format(fmt_spec)
+    contexts: list[dict] = []
+    positions: list[int] = []
+    out: list[Outcome | None] = [None] * len(samples)
+    for i, (raw, item) in enumerate(zip(samples, items)):
+        try:
+            sample = build_sample(raw, fmt)
+        except SampleParseError as exc:
+            out[i] = Outcome.failed("sample_parse_error", str(exc))
+            continue
+        contexts.append({"sample": sample, "item": item})
+        positions.append(i)
+    for i, outcome in zip(positions, runner.run_many(contexts)):
+        out[i] = outcome
+    return out  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------- reading the data
+
+
+def _fail(message: str) -> ValueError:
+    return ValueError(message)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    try:
+        fh = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"cannot read {path}: {exc.strerror or exc}") from None
+    with fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise _fail(f"{path}:{lineno}: not valid JSON ({exc})") from None
+            if not isinstance(row, dict):
+                raise _fail(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+            rows.append(row)
+    return rows
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _rows(data: Any) -> tuple[list[Any], list[dict], list[str]]:
+    """(index labels, row dicts, column names) from a DataFrame, list of dicts or JSONL path."""
+    if isinstance(data, (str, os.PathLike)):
+        rows = _read_jsonl(Path(data))
+        return list(range(len(rows))), rows, _columns(rows)
+    if hasattr(data, "to_dict") and hasattr(data, "columns"):  # pandas DataFrame
+        columns = [str(c) for c in data.columns]
+        records = data.to_dict("records")
+        # A DataFrame cell that is NaN/None means "no value": the item lacks that key.
+        rows = [{str(k): v for k, v in r.items() if not _is_missing(v)} for r in records]
+        return list(data.index), rows, columns
+    if isinstance(data, Mapping):
+        raise _fail("data must be a DataFrame, a list of dicts or a JSONL path, not a dict")
+    if isinstance(data, Iterable):
+        rows = list(data)
+        for i, row in enumerate(rows):
+            if not isinstance(row, Mapping):
+                raise _fail(f"data[{i}] is {type(row).__name__}, expected a dict (one row)")
+        return list(range(len(rows))), [dict(r) for r in rows], _columns(rows)
+    raise _fail(f"data must be a DataFrame, a list of dicts or a JSONL path, not {type(data).__name__}")
+
+
+def _columns(rows: Sequence[Mapping]) -> list[str]:
+    seen: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            seen.setdefault(key, None)
+    return list(seen)
+
+
+def _split_sample(
+    rows: list[dict], columns: list[str], sample: str | Callable[[dict], Any]
+) -> tuple[list[Any], list[dict]]:
+    """Model outputs and items (the rows without the sample column)."""
+    if callable(sample):
+        return [sample(row) for row in rows], rows
+    if not isinstance(sample, str):
+        raise _fail("sample must be a column name or a callable row -> sample")
+    if sample not in columns:
+        hint = difflib.get_close_matches(sample, columns, n=1)
+        did = f"; did you mean {hint[0]!r}?" if hint else ""
+        shown = ", ".join(columns[:20]) + (" …" if len(columns) > 20 else "")
+        raise _fail(f"sample column {sample!r} not found{did} (columns: {shown or 'none'})")
+    samples = []
+    items = []
+    for row in rows:
+        value = row.get(sample)
+        samples.append("" if _is_missing(value) else value)
+        items.append({k: v for k, v in row.items() if k != sample})
+    return samples, items
+
+
+# ---------------------------------------------------------------- grade
+
+
+def grade(
+    grader: Any,
+    data: Any,
+    sample: str | Callable[[dict], Any] = "output_text",
+    *,
+    response_format: Mapping[str, Any] | None = None,
+    limit: int | None = None,
+    seed: int | None = None,
+    workers: int | None = None,
+    progress: bool | None = None,
+) -> GradeResult:
+    """Grade every row of ``data`` (DataFrame, list of dicts or JSONL path) with ``grader``.
+
+    ``sample`` names the column with the model output (str or sample dict), or is a callable
+    ``row -> sample``. ``limit`` keeps N rows (the first N, or a random N with ``seed``).
+    ``workers`` caps the processes (default: all cores, used only when it pays). A progress bar
+    shows on long runs (``progress=False`` hides it); Ctrl-C returns the rows graded so far.
+    """
+    from .result import GradeResult
+
+    spec = load_grader(grader)
+    fmt = _response_format(response_format)
+    cached_runner(spec)  # compile once here: unavailable metrics fail before any work
+    index, rows, columns = _rows(data)
+    if limit is not None:
+        if limit < 0:
+            raise _fail(f"limit must be >= 0, got {limit}")
+        chosen = range(len(rows))
+        if seed is not None:
+            chosen = sorted(random.Random(seed).sample(chosen, min(limit, len(rows))))
+        chosen = list(chosen)[:limit]
+        index = [index[i] for i in chosen]
+        rows = [rows[i] for i in chosen]
+    samples, items = _split_sample(rows, columns, sample)
+    start = time.perf_counter()
+    outcomes, interrupted = _grade_all(spec, samples, items, fmt, workers, progress)
+    return GradeResult(
+        spec,
+        index,
+        items,
+        samples,
+        outcomes,
+        elapsed=time.perf_counter() - start,
+        interrupted=interrupted,
+        index_name=getattr(getattr(data, "index", None), "name", None),
+    )
+
+
+def _grade_all(
+    spec: Mapping[str, Any],
+    samples: list[Any],
+    items: list[dict],
+    fmt: ResponseFormat | None,
+    workers: int | None,
+    progress: bool | None,
+) -> tuple[list[Outcome | None], bool]:
+    n = len(samples)
+    workers = default_workers() if workers is None else max(1, int(workers))
+    parallel = workers > 1 and n * _estimated_cost(spec) >= PARALLEL_MIN_US
+    n_chunks = workers * 8 if parallel else max(1, min(50, n // 500))
+    size = max(1, math.ceil(n / n_chunks)) if n else 1
+    bounds = [(lo, min(n, lo + size)) for lo in range(0, n, size)]
+    outcomes: list[Outcome | None] = [None] * n
+    bar = _progress_bar(n, progress)
+    fmt_spec = fmt.spec if fmt else None
+    try:
+        if parallel:
+            pool = _pool(workers)
+            futures: dict[Future, tuple[int, int]] = {
+                pool.submit(grade_rows, spec, samples[lo:hi], items[lo:hi], fmt_spec): (lo, hi)
+                for lo, hi in bounds
+            }
+            from concurrent.futures import as_completed
+
+            for fut in as_completed(futures):
+                lo, hi = futures[fut]
+                outcomes[lo:hi] = fut.result()
+                if bar:
+                    bar.update(hi - lo)
+        else:
+            for lo, hi in bounds:
+                outcomes[lo:hi] = grade_rows(spec, samples[lo:hi], items[lo:hi], fmt_spec)
+                if bar:
+                    bar.update(hi - lo)
+    except KeyboardInterrupt:
+        if parallel:
+            for fut in futures:
+                fut.cancel()
+        return outcomes, True
+    finally:
+        if bar:
+            bar.close()
+    return outcomes, False
+
+
+def _progress_bar(n: int, progress: bool | None):
+    if progress is False or (progress is None and n < PROGRESS_MIN_ROWS):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=n, unit="row", desc="grading", leave=False)
