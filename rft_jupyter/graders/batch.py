@@ -1,4 +1,4 @@
-"""``grade``: one grader over many rows (DataFrame, list of dicts or JSONL), in parallel when it pays.
+"""``grade``: one grader over many rows (DataFrame, list of dicts, JSONL), in parallel when it pays.
 
 Rows are the items; the ``sample`` column (or a callable ``row -> sample``) holds the model output.
 Heavy graders (text metrics) are split over a persistent pool of worker processes (``forkserver``:
@@ -17,13 +17,16 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .outcome import Outcome
 from .runners import cached_runner
 from .sample import ResponseFormat, SampleParseError, build_sample
 from .sample import response_format as _response_format
 from .spec import load_grader
+
+if TYPE_CHECKING:
+    from .result import GradeResult
 
 # Rough cost per row in microseconds, to decide whether a pool pays for itself.
 _COST_US = {"string_check": 2, "fuzzy_match": 4, "multi": 0}
@@ -80,12 +83,13 @@ def grade_rows(
     """Grade ``samples[i]`` against ``items[i]`` in this process (also the workers' entry point)."""
     runner = cached_runner(spec)
     fmt = _response_format(fmt_spec)
+    fields = runner.sample_fields
     contexts: list[dict] = []
     positions: list[int] = []
     out: list[Outcome | None] = [None] * len(samples)
     for i, (raw, item) in enumerate(zip(samples, items)):
         try:
-            sample = build_sample(raw, fmt)
+            sample = build_sample(raw, fmt, fields)
         except SampleParseError as exc:
             out[i] = Outcome.failed("sample_parse_error", str(exc))
             continue
@@ -146,7 +150,9 @@ def _rows(data: Any) -> tuple[list[Any], list[dict], list[str]]:
             if not isinstance(row, Mapping):
                 raise _fail(f"data[{i}] is {type(row).__name__}, expected a dict (one row)")
         return list(range(len(rows))), [dict(r) for r in rows], _columns(rows)
-    raise _fail(f"data must be a DataFrame, a list of dicts or a JSONL path, not {type(data).__name__}")
+    raise _fail(
+        f"data must be a DataFrame, a list of dicts or a JSONL path, not {type(data).__name__}"
+    )
 
 
 def _columns(rows: Sequence[Mapping]) -> list[str]:
@@ -165,7 +171,7 @@ def _split_sample(
         return [sample(row) for row in rows], rows
     if not isinstance(sample, str):
         raise _fail("sample must be a column name or a callable row -> sample")
-    if sample not in columns:
+    if sample not in columns and rows:
         hint = difflib.get_close_matches(sample, columns, n=1)
         did = f"; did you mean {hint[0]!r}?" if hint else ""
         shown = ", ".join(columns[:20]) + (" …" if len(columns) > 20 else "")
@@ -173,9 +179,10 @@ def _split_sample(
     samples = []
     items = []
     for row in rows:
-        value = row.get(sample)
+        item = row.copy()
+        value = item.pop(sample, None)
         samples.append("" if _is_missing(value) else value)
-        items.append({k: v for k, v in row.items() if k != sample})
+        items.append(item)
     return samples, items
 
 
@@ -191,13 +198,15 @@ def grade(
     limit: int | None = None,
     seed: int | None = None,
     workers: int | None = None,
+    parallel: bool | None = None,
     progress: bool | None = None,
 ) -> GradeResult:
     """Grade every row of ``data`` (DataFrame, list of dicts or JSONL path) with ``grader``.
 
     ``sample`` names the column with the model output (str or sample dict), or is a callable
     ``row -> sample``. ``limit`` keeps N rows (the first N, or a random N with ``seed``).
-    ``workers`` caps the processes (default: all cores, used only when it pays). A progress bar
+    ``workers`` caps the processes (default: all cores); ``parallel`` forces the process pool on
+    or off (default: on when the run is long enough to pay for it). A progress bar
     shows on long runs (``progress=False`` hides it); Ctrl-C returns the rows graded so far.
     """
     from .result import GradeResult
@@ -217,7 +226,7 @@ def grade(
         rows = [rows[i] for i in chosen]
     samples, items = _split_sample(rows, columns, sample)
     start = time.perf_counter()
-    outcomes, interrupted = _grade_all(spec, samples, items, fmt, workers, progress)
+    outcomes, interrupted = _grade_all(spec, samples, items, fmt, workers, parallel, progress)
     return GradeResult(
         spec,
         index,
@@ -236,11 +245,13 @@ def _grade_all(
     items: list[dict],
     fmt: ResponseFormat | None,
     workers: int | None,
+    parallel: bool | None,
     progress: bool | None,
 ) -> tuple[list[Outcome | None], bool]:
     n = len(samples)
     workers = default_workers() if workers is None else max(1, int(workers))
-    parallel = workers > 1 and n * _estimated_cost(spec) >= PARALLEL_MIN_US
+    if parallel is None:
+        parallel = workers > 1 and n * _estimated_cost(spec) >= PARALLEL_MIN_US
     n_chunks = workers * 8 if parallel else max(1, min(50, n // 500))
     size = max(1, math.ceil(n / n_chunks)) if n else 1
     bounds = [(lo, min(n, lo + size)) for lo in range(0, n, size)]

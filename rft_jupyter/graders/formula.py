@@ -156,7 +156,9 @@ class _Parser:
             return node
         if tok.kind == "end":
             raise FormulaError("the formula ends where a value was expected", tok.col)
-        raise FormulaError(f"expected a number, a grader key or '(' but found {tok.text!r}", tok.col)
+        raise FormulaError(
+            f"expected a number, a grader key or '(' but found {tok.text!r}", tok.col
+        )
 
     def call(self, name: _Tok) -> Node:
         if name.text not in FUNCTIONS_1 and name.text not in FUNCTIONS_N:
@@ -175,7 +177,9 @@ class _Parser:
                 args.append(self.expr())
         self.take(")")
         if name.text in FUNCTIONS_1 and len(args) != 1:
-            raise FormulaError(f"{name.text}() takes exactly one argument, got {len(args)}", name.col)
+            raise FormulaError(
+                f"{name.text}() takes exactly one argument, got {len(args)}", name.col
+            )
         if not args:
             raise FormulaError(f"{name.text}() needs at least one argument", name.col)
         return ("call", name.text, tuple(args))

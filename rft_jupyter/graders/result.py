@@ -117,7 +117,13 @@ class GradeResult:
                 o.sub_rewards.get(key, math.nan) if o is not None else math.nan
                 for o in self.outcomes
             ]
-        frame = pd.DataFrame(columns, index=pd.Index(self.index, name=self.index_name))
+        index = pd.Index(self.index, name=self.index_name)
+        # object columns keep None (pandas would turn a str column's None into NaN)
+        frame = pd.DataFrame(
+            {k: pd.Series(v, index=index, dtype=object if k.startswith("error") else None)
+             for k, v in columns.items()},
+            index=index,
+        )
         if threshold is not None:
             frame["passed"] = frame["passed"].astype("boolean")
         return frame

@@ -8,7 +8,8 @@ from typing import Any
 
 from .outcome import Outcome, run_response
 from .runners import cached_runner
-from .sample import SampleParseError, build_sample, response_format as _response_format
+from .sample import SampleParseError, build_sample
+from .sample import response_format as _response_format
 from .spec import load_grader
 
 

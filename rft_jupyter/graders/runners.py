@@ -14,8 +14,8 @@ from typing import Any
 
 from .errors import MetricUnavailableError, TemplateError
 from .formula import FormulaError, FormulaMathError, parse_formula
-from .outcome import ERROR_FLAGS, DETAIL_KEYS, Outcome
-from .templates import compile_template
+from .outcome import DETAIL_KEYS, ERROR_FLAGS, Outcome
+from .templates import Template, compile_template
 
 Context = Mapping[str, Any]
 
@@ -32,6 +32,11 @@ class Runner:
         self.name: str = spec.get("name", "")
         self.type: str = spec["type"]
 
+    @property
+    def sample_fields(self) -> frozenset[str] | None:
+        """Top-level sample keys this grader reads, or None when it may read anything."""
+        return None
+
     def run_many(self, contexts: Sequence[Context]) -> list[Outcome]:
         raise NotImplementedError
 
@@ -46,6 +51,11 @@ class _TwoTemplates(Runner):
         super().__init__(spec)
         self.input = compile_template(spec["input"])
         self.reference = compile_template(spec["reference"])
+        self._fields = _sample_fields([self.input, self.reference])
+
+    @property
+    def sample_fields(self) -> frozenset[str] | None:
+        return self._fields
 
     def render(self, contexts: Sequence[Context]) -> tuple[list[int], list[str], list[str], dict]:
         """Indexes that rendered, their inputs and references, and failures by index."""
@@ -129,6 +139,15 @@ class Multi(Runner):
         except FormulaError as exc:  # validation catches this; kept for unvalidated specs
             self.formula, self.formula_error = None, f"calculate_output: {exc}"
 
+    @property
+    def sample_fields(self) -> frozenset[str] | None:
+        fields: set[str] = set()
+        for runner in self.subs.values():
+            if runner.sample_fields is None:
+                return None
+            fields |= runner.sample_fields
+        return frozenset(fields)
+
     def run_many(self, contexts: Sequence[Context]) -> list[Outcome]:
         results = {key: runner.run_many(contexts) for key, runner in self.subs.items()}
         out = []
@@ -190,6 +209,17 @@ class Unavailable(Runner):
             f"{self.type} graders cannot run locally yet in this version of rft-jupyter "
             f"(grader {self.name!r}); validation works"
         )
+
+
+def _sample_fields(templates: Sequence[Template]) -> frozenset[str] | None:
+    fields = set()
+    for template in templates:
+        for var in template.variables:
+            if var.namespace == "sample":
+                if not var.steps or not isinstance(var.steps[0], str):
+                    return None  # the whole sample is rendered
+                fields.add(var.steps[0])
+    return frozenset(fields)
 
 
 RUNNERS: dict[str, type[Runner]] = {

@@ -308,7 +308,9 @@ def python_source(value: Any, path: str) -> str:
 
 def _content_part(value: Any, path: str) -> None:
     if not isinstance(value, Mapping):
-        raise GraderValidationError(f"expected a content part object, got {_json_type(value)}", path)
+        raise GraderValidationError(
+            f"expected a content part object, got {_json_type(value)}", path
+        )
     ctype = enum(*CONTENT_TYPES)(value.get("type"), f"{path}.type")
     if ctype in ("input_text", "output_text"):
         _fields(value, path, {"type": (True, string), "text": (True, string)})
@@ -392,7 +394,11 @@ def sampling_params(value: Any, path: str) -> dict:
 
 # ---------------------------------------------------------------- per-type field tables
 
-COMMON = {"type": (True, string), "name": (True, nonempty_string), "pass_threshold": (False, number)}
+COMMON = {
+    "type": (True, string),
+    "name": (True, nonempty_string),
+    "pass_threshold": (False, number),
+}
 
 FIELDS: dict[str, dict[str, tuple[bool, Checker]]] = {
     "string_check": {

@@ -1,4 +1,4 @@
-"""Grader templates: ``{{ sample.output_text }}``, ``{{ item.answer.value }}``, ``{{ item.xs[0] }}``.
+"""Grader templates: ``{{ sample.output_text }}``, ``{{ item.answer.value }}``, ``{{ item.x[0] }}``.
 
 Semantics (``shared/spec/semantics.md``, "Templates"): a string value is inserted as is, any other
 value as ``json.dumps(value, ensure_ascii=False)``; a path that does not resolve raises
@@ -42,6 +42,21 @@ class Variable:
 
     def lookup(self, namespaces: Mapping[str, Any]) -> Any:
         """Resolve against ``{"sample": ..., "item": ...}``; raise TemplateError on a miss."""
+        # Fast path: plain indexing. Anything unusual (a miss, a tuple, a string indexed by
+        # position, a missing namespace) takes the careful path below, which explains misses.
+        try:
+            value = namespaces[self.namespace]
+            if value is not None and self.problem is None:
+                for step in self.steps:
+                    if step.__class__ is int and value.__class__ is not list:
+                        raise TypeError
+                    value = value[step]
+                return value
+        except (KeyError, IndexError, TypeError):
+            pass
+        return self._lookup_slowly(namespaces)
+
+    def _lookup_slowly(self, namespaces: Mapping[str, Any]) -> Any:
         if self.problem:
             raise TemplateError(f"{{{{ {self.text} }}}}: {self.problem}", self.text)
         if self.namespace not in namespaces or namespaces[self.namespace] is None:
@@ -95,7 +110,8 @@ def parse_variable(text: str) -> Variable:
     while pos < len(text):
         m = _STEP.match(text, pos)
         if not m:
-            return Variable(text, namespace, tuple(steps), f"cannot parse the path at {text[pos:]!r}")
+            problem = f"cannot parse the path at {text[pos:]!r}"
+            return Variable(text, namespace, tuple(steps), problem)
         steps.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
         pos = m.end()
     if namespace not in NAMESPACES:
@@ -113,7 +129,7 @@ def to_text(value: Any) -> str:
 class Template:
     """A compiled template string: literal parts and :class:`Variable` references."""
 
-    __slots__ = ("source", "parts", "variables")
+    __slots__ = ("source", "parts", "variables", "_single")
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -128,11 +144,15 @@ class Template:
             parts.append(source[pos:])
         self.parts: tuple[str | Variable, ...] = tuple(parts)
         self.variables: tuple[Variable, ...] = tuple(p for p in parts if isinstance(p, Variable))
+        self._single = self.parts[0] if len(self.parts) == 1 and self.variables else None
 
     def render(self, namespaces: Mapping[str, Any]) -> str:
-        """Substitute every variable; raise TemplateError for the first one that does not resolve."""
+        """Substitute every variable; TemplateError for the first one that does not resolve."""
         if not self.variables:
             return self.source
+        if self._single is not None:
+            value = self._single.lookup(namespaces)
+            return value if value.__class__ is str else to_text(value)
         return "".join(
             p if isinstance(p, str) else to_text(p.lookup(namespaces)) for p in self.parts
         )
