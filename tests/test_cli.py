@@ -9,13 +9,24 @@ import sys
 
 import pytest
 
-EXACT = {"type": "string_check", "name": "exact", "input": "{{ sample.output_text }}",
-         "reference": "{{ item.answer }}", "operation": "eq", "pass_threshold": 1}
+EXACT = {
+    "type": "string_check",
+    "name": "exact",
+    "input": "{{ sample.output_text }}",
+    "reference": "{{ item.answer }}",
+    "operation": "eq",
+    "pass_threshold": 1,
+}
 
 
 def cli(*args, cwd=None):
-    proc = subprocess.run([sys.executable, "-m", "rft_jupyter", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rft_jupyter", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -65,8 +76,9 @@ def test_missing_file_and_usage(tmp_path):
 
 def test_validate_data(tmp_path, grader_file):
     good = tmp_path / "good.jsonl"
-    good.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}], "answer": "a"})
-                    + "\n")
+    good.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "hi"}], "answer": "a"}) + "\n"
+    )
     code, out, err = cli("validate-data", good, "--grader", grader_file)
     assert code == 0, out + err
     bad = tmp_path / "bad.jsonl"
@@ -78,11 +90,15 @@ def test_validate_data(tmp_path, grader_file):
 
 def test_grade_writes_csv(tmp_path, grader_file):
     data = tmp_path / "rows.jsonl"
-    data.write_text("\n".join(json.dumps({"answer": a, "out": o})
-                              for a, o in [("x", "x"), ("y", "y"), ("z", "q")]))
+    data.write_text(
+        "\n".join(
+            json.dumps({"answer": a, "out": o}) for a, o in [("x", "x"), ("y", "y"), ("z", "q")]
+        )
+    )
     out_csv = tmp_path / "out.csv"
-    code, out, err = cli("grade", "--grader", grader_file, "--data", data, "--sample", "out",
-                         "--out", out_csv)
+    code, out, err = cli(
+        "grade", "--grader", grader_file, "--data", data, "--sample", "out", "--out", out_csv
+    )
     assert code == 0, err
     assert "3/3 rows" in out and "mean reward 0.6667" in out
     rows = list(csv.DictReader(out_csv.open()))
@@ -102,7 +118,13 @@ def test_grade_bad_sample_column(tmp_path, grader_file):
 
 
 def test_real_dataset_cross_check(datasets):
-    code, out, _ = cli("validate-data", datasets / "medmcq/medmcq_validation.jsonl",
-                       "--grader", datasets / "medmcq/stringcheck_grader.json", "--kind", "valid")
+    code, out, _ = cli(
+        "validate-data",
+        datasets / "medmcq/medmcq_validation.jsonl",
+        "--grader",
+        datasets / "medmcq/stringcheck_grader.json",
+        "--kind",
+        "valid",
+    )
     assert code == 1  # the rows lack item.reference_answer, which the grader reads
     assert "item.reference_answer" in out and "6150" in out.replace(",", "")

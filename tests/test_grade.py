@@ -10,15 +10,26 @@ import pytest
 
 import rft_jupyter as rft
 
-EXACT = {"type": "string_check", "name": "exact", "input": "{{ sample.output_text }}",
-         "reference": "{{ item.answer }}", "operation": "eq", "pass_threshold": 1}
+EXACT = {
+    "type": "string_check",
+    "name": "exact",
+    "input": "{{ sample.output_text }}",
+    "reference": "{{ item.answer }}",
+    "operation": "eq",
+    "pass_threshold": 1,
+}
 MULTI = {
     "type": "multi",
     "name": "combo",
     "graders": {
         "exact": {k: v for k, v in EXACT.items() if k != "pass_threshold"},
-        "fuzzy": {"type": "text_similarity", "name": "fuzzy", "input": "{{ sample.output_text }}",
-                  "reference": "{{ item.answer }}", "evaluation_metric": "fuzzy_match"},
+        "fuzzy": {
+            "type": "text_similarity",
+            "name": "fuzzy",
+            "input": "{{ sample.output_text }}",
+            "reference": "{{ item.answer }}",
+            "evaluation_metric": "fuzzy_match",
+        },
     },
     "calculate_output": "0.5 * exact + 0.5 * fuzzy",
 }
@@ -70,8 +81,10 @@ def test_list_of_dicts_and_callable_sample():
 
 def test_jsonl_path(tmp_path):
     path = tmp_path / "rows.jsonl"
-    path.write_text("\n".join(json.dumps({"answer": a, "output_text": o})
-                              for a, o in [("x", "x"), ("y", "z")]) + "\n\n")
+    path.write_text(
+        "\n".join(json.dumps({"answer": a, "output_text": o}) for a, o in [("x", "x"), ("y", "z")])
+        + "\n\n"
+    )
     result = rft.grade(EXACT, path)
     assert result.rewards == [1.0, 0.0]
     assert rft.grade(EXACT, str(path)).rewards == [1.0, 0.0]
@@ -86,8 +99,11 @@ def test_sample_column_not_in_item(frame):
 @pytest.mark.parametrize(
     ("data", "sample", "words"),
     [
-        ("frame", "modle", ["sample column 'modle' not found", "did you mean 'model'",
-                            "question, answer, model"]),
+        (
+            "frame",
+            "modle",
+            ["sample column 'modle' not found", "did you mean 'model'", "question, answer, model"],
+        ),
         ([{"a": 1}, 3], "a", ["data[1] is int"]),
         ({"a": [1]}, "a", ["not a dict"]),
         (42, "a", ["not int"]),
@@ -122,18 +138,32 @@ def test_limit_and_seed(frame):
 
 
 def test_response_format_in_batch():
-    schema = {"type": "json_schema", "json_schema": {"name": "a", "schema": {
-        "type": "object", "properties": {"v": {"type": "string"}}, "required": ["v"]}}}
+    schema = {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "a",
+            "schema": {
+                "type": "object",
+                "properties": {"v": {"type": "string"}},
+                "required": ["v"],
+            },
+        },
+    }
     grader = dict(EXACT, input="{{ sample.output_json.v }}")
-    rows = [{"answer": "x", "o": '{"v": "x"}'}, {"answer": "x", "o": "x"}, {"answer": "x", "o": "{}"}]
+    rows = [
+        {"answer": "x", "o": '{"v": "x"}'},
+        {"answer": "x", "o": "x"},
+        {"answer": "x", "o": "{}"},
+    ]
     df = rft.grade(grader, rows, sample="o", response_format=schema).to_pandas()
     assert df["reward"].tolist() == [1.0, 0.0, 0.0]
     assert df["error"].tolist() == [None, "sample_parse_error", "sample_parse_error"]
 
 
 def test_parallel_equals_serial():
-    rows = [{"answer": f"answer number {i % 17}", "out": f"answer numbr {i % 13}"}
-            for i in range(3000)]
+    rows = [
+        {"answer": f"answer number {i % 17}", "out": f"answer numbr {i % 13}"} for i in range(3000)
+    ]
     serial = rft.grade(MULTI, rows, sample="out", parallel=False, progress=False)
     parallel = rft.grade(MULTI, rows, sample="out", parallel=True, workers=2, progress=False)
     assert serial.rewards == parallel.rewards

@@ -12,8 +12,14 @@ from rft_jupyter.graders.sample import build_sample
 
 
 def sc(op, input="{{ sample.output_text }}", reference="{{ item.ref }}", **extra):
-    return {"type": "string_check", "name": "s", "input": input, "reference": reference,
-            "operation": op, **extra}
+    return {
+        "type": "string_check",
+        "name": "s",
+        "input": input,
+        "reference": reference,
+        "operation": op,
+        **extra,
+    }
 
 
 @pytest.mark.parametrize(
@@ -82,20 +88,27 @@ def test_sample_from_string():
     assert s["output_text"] == '{"a": [1]}'
     assert s["output_json"] == {"a": [1]}
     assert s["output_tools"] == []
-    assert s["choices"] == [{"index": 0, "message": {"role": "assistant", "content": '{"a": [1]}'},
-                             "finish_reason": "stop"}]
+    assert s["choices"] == [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": '{"a": [1]}'},
+            "finish_reason": "stop",
+        }
+    ]
     assert build_sample("42")["output_json"] is None  # only objects and arrays
     assert build_sample("not json {")["output_json"] is None
     assert build_sample("[1, 2]")["output_json"] == [1, 2]
 
 
 def test_sample_from_dict_keeps_keys():
-    s = build_sample({"output_text": "hi", "output_tools": [{"function": {"name": "f"}}],
-                      "extra": 1})
+    s = build_sample(
+        {"output_text": "hi", "output_tools": [{"function": {"name": "f"}}], "extra": 1}
+    )
     assert s["extra"] == 1 and s["output_tools"][0]["function"]["name"] == "f"
     assert s["choices"][0]["message"]["content"] == "hi"
-    out = rft.run_grader(sc("eq", input="{{ sample.output_tools[0].function.name }}",
-                            reference="f"), s)
+    out = rft.run_grader(
+        sc("eq", input="{{ sample.output_tools[0].function.name }}", reference="f"), s
+    )
     assert out["reward"] == 1.0
 
 
@@ -193,8 +206,13 @@ def test_unavailable_types_say_so():
 
 
 def test_cosine_needs_embeddings():
-    grader = {"type": "text_similarity", "name": "c", "input": "a", "reference": "b",
-              "evaluation_metric": "cosine"}
+    grader = {
+        "type": "text_similarity",
+        "name": "c",
+        "input": "a",
+        "reference": "b",
+        "evaluation_metric": "cosine",
+    }
     with pytest.raises(rft.MetricUnavailableError, match="embeddings"):
         rft.run_grader(grader, "x")
 
@@ -202,8 +220,9 @@ def test_cosine_needs_embeddings():
 def test_real_multigrader_with_real_schema(datasets):
     grader = json.loads((datasets / "clause_matching/multi_grader.json").read_text())
     schema = json.loads((datasets / "clause_matching/schema.json").read_text())
-    row = json.loads((datasets / "clause_matching/clause_matching_validation.jsonl")
-                     .read_text().splitlines()[0])
+    row = json.loads(
+        (datasets / "clause_matching/clause_matching_validation.jsonl").read_text().splitlines()[0]
+    )
     good = json.dumps({"clause_type": row["clause_type"], "extracted_text": row["extracted_text"]})
     out = rft.run_grader(grader, good, row, response_format=schema)
     assert out["reward"] == pytest.approx(1.0)

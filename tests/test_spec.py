@@ -89,7 +89,11 @@ CASES = [
     (with_(SC, type="string_chek"), "type", ["unknown grader type", "did you mean 'string_check'"]),
     (with_(SC, type=...), "type", ["missing", "string_check"]),
     (with_(SC, type=3), "type", ["unknown grader type a number"]),
-    (with_(SC, operation="neq"), "operation", ["'neq' is not allowed", "did you mean 'ne'", "ilike"]),
+    (
+        with_(SC, operation="neq"),
+        "operation",
+        ["'neq' is not allowed", "did you mean 'ne'", "ilike"],
+    ),
     (with_(SC, operation="EQ"), "operation", ["did you mean 'eq'"]),
     (with_(SC, operation=...), "operation", ["required field is missing"]),
     (with_(SC, input=3), "input", ["expected a string, got a number"]),
@@ -113,7 +117,11 @@ CASES = [
     ),
     (with_(SCORE, range=[1]), "range", ["two numbers"]),
     (with_(SCORE, range=[5, 1]), "range", ["greater than max"]),
-    (with_(SCORE, sampling_parameters={}), "sampling_parameters", ["did you mean 'sampling_params'"]),
+    (
+        with_(SCORE, sampling_parameters={}),
+        "sampling_parameters",
+        ["did you mean 'sampling_params'"],
+    ),
     (
         with_(SCORE, sampling_params={"max_completion_tokens": 5}),
         "sampling_params.max_completion_tokens",
@@ -137,7 +145,11 @@ CASES = [
     (with_(ENDPOINT, url="ftp://x"), "url", ["http"]),
     (with_(ENDPOINT, rate_limit=0), "rate_limit", [">= 1"]),
     (with_(ENDPOINT, headers={"a": 1}), "headers.a", ["expected a string"]),
-    (sub("sim", evaluation_metric="blue"), "graders.sim.evaluation_metric", ["did you mean 'bleu'"]),
+    (
+        sub("sim", evaluation_metric="blue"),
+        "graders.sim.evaluation_metric",
+        ["did you mean 'bleu'"],
+    ),
     (sub("exact", type="multi"), "graders.exact.type", ["cannot contain another multi"]),
     (with_(MULTI, graders=SC), "graders", ["dict of NAMED graders"]),
     (with_(MULTI, graders=[SC]), "graders", ["dict of named graders", "got an array"]),
@@ -151,7 +163,11 @@ CASES = [
     (with_(MULTI, calculate_output="(exact + sim"), "calculate_output", ["expected ')'"]),
     (with_(MULTI, calculate_output="exact +* sim"), "calculate_output", ["column 8"]),
     (with_(MULTI, calculate_output="mean(exact, sim)"), "calculate_output", ["unknown function"]),
-    (with_(MULTI, calculate_output="abs(exact, sim)"), "calculate_output", ["exactly one argument"]),
+    (
+        with_(MULTI, calculate_output="abs(exact, sim)"),
+        "calculate_output",
+        ["exactly one argument"],
+    ),
     (with_(MULTI, calculate_output=""), "calculate_output", ["empty"]),
 ]
 

@@ -89,12 +89,21 @@ def test_grader_variables_in_order_and_deduplicated():
     spec = {
         "type": "multi",
         "graders": {
-            "a": {"type": "string_check", "input": "{{ sample.output_json.x }}",
-                  "reference": "{{item.answer}}"},
-            "b": {"type": "score_model", "input": [
-                {"role": "user", "content": "{{ item.answer }} {{ item.context[0] }}"},
-                {"role": "user", "content": [{"type": "input_text", "text": "{{ item.extra }}"}]},
-            ]},
+            "a": {
+                "type": "string_check",
+                "input": "{{ sample.output_json.x }}",
+                "reference": "{{item.answer}}",
+            },
+            "b": {
+                "type": "score_model",
+                "input": [
+                    {"role": "user", "content": "{{ item.answer }} {{ item.context[0] }}"},
+                    {
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": "{{ item.extra }}"}],
+                    },
+                ],
+            },
         },
     }
     assert [v.text for v in grader_variables(spec)] == [
@@ -112,15 +121,18 @@ def test_variable_parts():
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=10,
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(template=st.text(alphabet=st.sampled_from(list("{} .[]0123itemsampl_x\n")), max_size=40),
-       item=st.dictionaries(st.sampled_from(["x", "a", "0", "item"]), json_values, max_size=3))
+@given(
+    template=st.text(alphabet=st.sampled_from(list("{} .[]0123itemsampl_x\n")), max_size=40),
+    item=st.dictionaries(st.sampled_from(["x", "a", "0", "item"]), json_values, max_size=3),
+)
 def test_renderer_never_crashes(template, item):
     try:
         out = render(template, {"output_text": "s"}, item)

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..graders.errors import TemplateError
 from ..graders.templates import Variable, compile_template, grader_variables, template_strings
-from .report import ERROR, WARNING, DatasetReport, Problem
-from .rows import RESERVED, a_json_type, check_row, json_type
+from .report import ERROR, WARNING, DatasetReport, Problem, one_line
+from .rows import RESERVED, a_json_type, check_row, json_type, quote_key
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -59,6 +59,10 @@ def validate_dataset(
     1-based file lines, or 1-based row positions for lists and DataFrames. ``grader`` (a spec dict,
     or anything ``load_grader`` accepts) adds a check that every ``{{ item.* }}`` it reads
     resolves in every row. ``kind`` is ``"train"`` or ``"valid"`` (it sets the row limit).
+
+    An empty line between rows is an error (one per run of empty lines); empty lines at the end
+    of a file are ignored. Passing the row limit is a warning (Azure's samples exceed OpenAI's).
+    The module docstring lists every such choice.
 
     Raises ValueError for a bad ``kind``, FileNotFoundError/OSError for an unreadable file, and
     GraderValidationError (a ValueError) for an invalid grader.
@@ -129,7 +133,7 @@ def _grader_checks(spec: Mapping[str, Any]) -> tuple[list[Variable], list[Proble
                 Problem(
                     GRADER_FILE,
                     None,
-                    f"{at + ': ' if at else ''}{{{{ {var.text} }}}}: {var.problem}",
+                    one_line(f"{at + ': ' if at else ''}{{{{ {var.text} }}}}: {var.problem}"),
                     ERROR,
                     at,
                 )
@@ -282,7 +286,8 @@ class _Checker:
             label = self._labels[line]
             where = f"index {label!r}" if order < 2 else f"row {line} has index {label!r}"
             message = f"{message} ({where})"
-        self._add((1, line or 0, order), Problem(self.file, line, message, severity, field))
+        problem = Problem(self.file, line, one_line(message), severity, field)
+        self._add((1, line or 0, order), problem)
 
     def blank_lines(self, start: int, end: int) -> None:
         """Report a run of empty lines between rows."""
@@ -350,7 +355,7 @@ class _Checker:
 
     def _variable_stats(self, line: int, row: Mapping[str, Any]) -> None:
         for var in self.variables:
-            if _resolves(var.steps, row):
+            if var.resolves({"item": row}):
                 continue
             entry = self.misses.get(var.text)
             if entry is not None:
@@ -398,7 +403,7 @@ class _Checker:
                 "rows (Azure's own sample files exceed this; check your platform's limit)",
                 WARNING,
             )
-        if self.evals_rows:
+        if self.evals_rows and self.evals_rows * 2 >= self.objects:  # most rows: say it once
             self.problem(
                 self.evals_first,
                 f"{self.evals_rows:,} of {self.rows:,} rows look like an Evals data file "
@@ -423,7 +428,7 @@ class _Checker:
                 first = self.key_first_missing.get(key)
                 self.problem(
                     first,
-                    f"rows disagree on item key `{key}`: {self.objects - count:,} of "
+                    f"rows disagree on item key {quote_key(key)}: {self.objects - count:,} of "
                     f"{self.objects:,} rows lack it (first: line {first}); keep one set of keys "
                     "across rows",
                     WARNING,
@@ -437,7 +442,7 @@ class _Checker:
                 listing = ", ".join(f"{name} in {c} {_rows(c)}" for name, (c, _) in ranked)
                 self.problem(
                     minority[1][1],
-                    f"item key `{key}` holds different JSON types: {listing} (first "
+                    f"item key {quote_key(key)} holds different JSON types: {listing} (first "
                     f"{minority[0]}: line {minority[1][1]}); keep one type across rows",
                     WARNING,
                     key,
@@ -469,24 +474,14 @@ class _Checker:
             return ""
         keys = sorted(self.key_count)
         if not keys:
-            return f"; the rows have no item keys (only `messages`): add `{head}` to each row"
+            return (
+                f"; the rows have no item keys (only `messages`): add {quote_key(head)} to each row"
+            )
         close = difflib.get_close_matches(head, keys, n=1, cutoff=0.6)
         if close:
             return f"; did you mean {{{{ item.{close[0]} }}}}?"
-        shown = ", ".join(f"`{k}`" for k in keys[:8]) + (", ..." if len(keys) > 8 else "")
+        shown = ", ".join(quote_key(k) for k in keys[:8]) + (", ..." if len(keys) > 8 else "")
         return f"; the rows' item keys are {shown}"
-
-
-def _resolves(steps: tuple[Any, ...], value: Any) -> bool:
-    """Fast check that a variable path resolves (the engine's rules, without the messages)."""
-    for step in steps:
-        if isinstance(step, int):
-            if not isinstance(value, (list, tuple)) or step >= len(value):
-                return False
-        elif not isinstance(value, Mapping) or step not in value:
-            return False
-        value = value[step]
-    return True
 
 
 def _rows(n: int) -> str:

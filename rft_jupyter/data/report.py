@@ -15,6 +15,13 @@ SEVERITIES = (ERROR, WARNING)
 HTML_MAX_ROWS = 200  # problems shown in the notebook table; str() and to_pandas() show all
 
 
+def one_line(text: str) -> str:
+    """Escape line breaks so a message stays on one line (``file:line: severity: message``)."""
+    if "\n" in text or "\r" in text:
+        return text.replace("\r", "\\r").replace("\n", "\\n")
+    return text
+
+
 @dataclass(frozen=True)
 class Problem:
     """One finding: where (``file``, 1-based ``line``; ``None`` for the whole file) and what.

@@ -58,6 +58,13 @@ class Findings(list[Finding]):
         self.append((field, f"{field}: {text}", WARNING))
 
 
+def quote_key(key: Any) -> str:
+    """A key for a message: ```answer``` when plain, else its repr (newlines, spaces, quotes)."""
+    if isinstance(key, str) and key and key.isprintable() and "`" not in key and key == key.strip():
+        return f"`{key}`"
+    return repr(key)
+
+
 def json_type(value: Any) -> str:
     """The JSON name of a Python value's type (``string``, ``number``, ``object``...)."""
     if value is None:
@@ -167,7 +174,7 @@ def _check_message(message: Any, path: str, out: Findings) -> None:
         return
     unknown = [k for k in message if k not in MESSAGE_KEYS[role]]
     if unknown:
-        keys = ", ".join(f"`{k}`" for k in unknown)
+        keys = ", ".join(quote_key(k) for k in unknown)
         out.warning(
             f"{path}.{unknown[0]}",
             f"unexpected {_plural(len(unknown), 'key')} {keys} in a {role} message (allowed: "

@@ -56,6 +56,17 @@ class Variable:
             pass
         return self._lookup_slowly(namespaces)
 
+    def resolves(self, namespaces: Mapping[str, Any]) -> bool:
+        """Whether the path resolves (the same rules as :meth:`lookup`, without a message)."""
+        value = namespaces.get(self.namespace)
+        if self.problem or value is None:
+            return False
+        for step in self.steps:
+            found, value = _step(value, step)
+            if not found:
+                return False
+        return True
+
     def _lookup_slowly(self, namespaces: Mapping[str, Any]) -> Any:
         if self.problem:
             raise TemplateError(f"{{{{ {self.text} }}}}: {self.problem}", self.text)
