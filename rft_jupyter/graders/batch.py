@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .outcome import Outcome
-from .runners import cached_runner
+from .runners import Runner, cached_runner, compile_runner
 from .sample import ResponseFormat, SampleParseError, build_sample
 from .sample import response_format as _response_format
+from .settings import Settings
+from .settings import settings as current_settings
 from .spec import load_grader
 
 if TYPE_CHECKING:
@@ -77,12 +79,21 @@ def _estimated_cost(spec: Mapping[str, Any]) -> float:
     return _COST_US.get(spec["type"], _DEFAULT_COST_US)
 
 
-def grade_rows(
-    spec: Mapping[str, Any], samples: Sequence[Any], items: Sequence[Any], fmt_spec: Any = None
+def _worker_grade(
+    spec: Mapping[str, Any],
+    settings: Settings,
+    samples: Sequence[Any],
+    items: Sequence[Any],
+    fmt_spec: Any,
 ) -> list[Outcome]:
-    """Grade ``samples[i]`` against ``items[i]`` in this process (also the workers' entry point)."""
-    runner = cached_runner(spec)
-    fmt = _response_format(fmt_spec)
+    """A worker process's entry point: rebuild the runner (cached) and grade a chunk."""
+    return grade_rows(cached_runner(spec, settings), samples, items, _response_format(fmt_spec))
+
+
+def grade_rows(
+    runner: Runner, samples: Sequence[Any], items: Sequence[Any], fmt: ResponseFormat | None
+) -> list[Outcome]:
+    """Grade ``samples[i]`` against ``items[i]`` in this process."""
     fields = runner.sample_fields
     contexts: list[dict] = []
     positions: list[int] = []
@@ -200,6 +211,7 @@ def grade(
     workers: int | None = None,
     parallel: bool | None = None,
     progress: bool | None = None,
+    client: Any = None,
 ) -> GradeResult:
     """Grade every row of ``data`` (DataFrame, list of dicts or JSONL path) with ``grader``.
 
@@ -208,12 +220,16 @@ def grade(
     ``workers`` caps the processes (default: all cores); ``parallel`` forces the process pool on
     or off (default: on when the run is long enough to pay for it). A progress bar
     shows on long runs (``progress=False`` hides it); Ctrl-C returns the rows graded so far.
+    ``client`` (an OpenAI-compatible client) overrides the session's for model graders.
     """
     from .result import GradeResult
 
     spec = load_grader(grader)
     fmt = _response_format(response_format)
-    cached_runner(spec)  # compile once here: unavailable metrics fail before any work
+    settings = current_settings()
+    options = {"client": client} if client is not None else {}
+    # Compile here: an unavailable metric or grader type fails before any work is done.
+    runner = compile_runner(spec, settings, options)
     index, rows, columns = _rows(data)
     if limit is not None:
         if limit < 0:
@@ -226,7 +242,10 @@ def grade(
         rows = [rows[i] for i in chosen]
     samples, items = _split_sample(rows, columns, sample)
     start = time.perf_counter()
-    outcomes, interrupted = _grade_all(spec, samples, items, fmt, workers, parallel, progress)
+    try:
+        outcomes, interrupted = _grade_all(runner, samples, items, fmt, workers, parallel, progress)
+    finally:
+        runner.close()
     return GradeResult(
         spec,
         index,
@@ -240,7 +259,7 @@ def grade(
 
 
 def _grade_all(
-    spec: Mapping[str, Any],
+    runner: Runner,
     samples: list[Any],
     items: list[dict],
     fmt: ResponseFormat | None,
@@ -250,8 +269,10 @@ def _grade_all(
 ) -> tuple[list[Outcome | None], bool]:
     n = len(samples)
     workers = default_workers() if workers is None else max(1, int(workers))
-    if parallel is None:
-        parallel = workers > 1 and n * _estimated_cost(spec) >= PARALLEL_MIN_US
+    if not runner.process_pool_ok:
+        parallel = False
+    elif parallel is None:
+        parallel = workers > 1 and n * _estimated_cost(runner.spec) >= PARALLEL_MIN_US
     n_chunks = workers * 8 if parallel else max(1, min(50, n // 500))
     size = max(1, math.ceil(n / n_chunks)) if n else 1
     bounds = [(lo, min(n, lo + size)) for lo in range(0, n, size)]
@@ -262,7 +283,10 @@ def _grade_all(
         if parallel:
             pool = _pool(workers)
             futures: dict[Future, tuple[int, int]] = {
-                pool.submit(grade_rows, spec, samples[lo:hi], items[lo:hi], fmt_spec): (lo, hi)
+                pool.submit(
+                    _worker_grade, runner.spec, runner.settings, samples[lo:hi], items[lo:hi],
+                    fmt_spec,
+                ): (lo, hi)
                 for lo, hi in bounds
             }
             from concurrent.futures import as_completed
@@ -274,7 +298,7 @@ def _grade_all(
                     bar.update(hi - lo)
         else:
             for lo, hi in bounds:
-                outcomes[lo:hi] = grade_rows(spec, samples[lo:hi], items[lo:hi], fmt_spec)
+                outcomes[lo:hi] = grade_rows(runner, samples[lo:hi], items[lo:hi], fmt)
                 if bar:
                     bar.update(hi - lo)
     except KeyboardInterrupt:

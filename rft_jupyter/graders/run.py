@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .outcome import Outcome, run_response
-from .runners import cached_runner
+from .runners import compile_runner
 from .sample import SampleParseError, build_sample
 from .sample import response_format as _response_format
 from .spec import load_grader
@@ -28,16 +28,21 @@ def run_grader(
     item: Mapping[str, Any] | None = None,
     *,
     response_format: Mapping[str, Any] | None = None,
+    client: Any = None,
 ) -> dict[str, Any]:
     """Grade one model output locally and return the service's run response.
 
     ``model_sample`` is the output string (like the run endpoint) or a sample dict; ``item`` is
     the dataset row. With ``response_format`` (the job's json_schema form) the output must be
-    JSON satisfying the schema, else reward 0 with ``sample_parse_error``.
+    JSON satisfying the schema, else reward 0 with ``sample_parse_error``. ``client`` (an
+    OpenAI-compatible client) overrides the session's for model graders.
     """
     spec = load_grader(grader)
-    runner = cached_runner(spec)
+    runner = compile_runner(spec, options={"client": client} if client is not None else None)
     fmt = _response_format(response_format)
     start = time.perf_counter()
-    outcome, _ = grade_context(runner, model_sample, item if item is not None else {}, fmt)
+    try:
+        outcome, _ = grade_context(runner, model_sample, item if item is not None else {}, fmt)
+    finally:
+        runner.close()
     return run_response(outcome, spec["name"], spec["type"], time.perf_counter() - start)

@@ -7,6 +7,7 @@ grader types (python sandbox, model calls) keep workers and connections busy.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -15,6 +16,8 @@ from typing import Any
 from .errors import MetricUnavailableError, TemplateError
 from .formula import FormulaError, FormulaMathError, parse_formula
 from .outcome import DETAIL_KEYS, ERROR_FLAGS, Outcome
+from .settings import Settings
+from .settings import settings as current_settings
 from .templates import Template, compile_template
 
 Context = Mapping[str, Any]
@@ -25,12 +28,30 @@ class GraderUnavailableError(RuntimeError):
 
 
 class Runner:
-    """Base class: a validated spec compiled for fast repeated grading."""
+    """Base class: a validated spec compiled for fast repeated grading.
 
-    def __init__(self, spec: Mapping[str, Any]) -> None:
+    ``settings`` are the engine settings in force; ``options`` carries per-call resources (e.g.
+    ``client`` for model graders). Runners whose work is CPU-bound Python set
+    ``process_pool_ok`` and are rebuilt from (spec, settings) inside worker processes; the others
+    (sandboxed code, network calls) run in the calling process and manage their own concurrency.
+    """
+
+    process_pool_ok = True
+
+    def __init__(
+        self,
+        spec: Mapping[str, Any],
+        settings: Settings | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
         self.spec = spec
         self.name: str = spec.get("name", "")
         self.type: str = spec["type"]
+        self.settings = settings if settings is not None else current_settings()
+        self.options = dict(options or {})
+
+    def close(self) -> None:
+        """Release workers or connections (a no-op for deterministic graders)."""
 
     @property
     def sample_fields(self) -> frozenset[str] | None:
@@ -47,8 +68,8 @@ class Runner:
 class _TwoTemplates(Runner):
     """Shared by string_check and text_similarity: render ``input`` and ``reference``."""
 
-    def __init__(self, spec: Mapping[str, Any]) -> None:
-        super().__init__(spec)
+    def __init__(self, spec, settings=None, options=None) -> None:
+        super().__init__(spec, settings, options)
         self.input = compile_template(spec["input"])
         self.reference = compile_template(spec["reference"])
         self._fields = _sample_fields([self.input, self.reference])
@@ -106,8 +127,8 @@ class StringCheck(_TwoTemplates):
 class TextSimilarity(_TwoTemplates):
     """A text metric between the rendered input and reference (0..1)."""
 
-    def __init__(self, spec: Mapping[str, Any]) -> None:
-        super().__init__(spec)
+    def __init__(self, spec, settings=None, options=None) -> None:
+        super().__init__(spec, settings, options)
         self.metric = spec["evaluation_metric"]
         if self.metric == "cosine":
             raise MetricUnavailableError(
@@ -130,9 +151,13 @@ class TextSimilarity(_TwoTemplates):
 class Multi(Runner):
     """Named sub-graders combined by ``calculate_output``."""
 
-    def __init__(self, spec: Mapping[str, Any]) -> None:
-        super().__init__(spec)
-        self.subs = {key: compile_runner(sub) for key, sub in spec["graders"].items()}
+    def __init__(self, spec, settings=None, options=None) -> None:
+        super().__init__(spec, settings, options)
+        self.subs = {
+            key: compile_runner(sub, self.settings, self.options)
+            for key, sub in spec["graders"].items()
+        }
+        self.process_pool_ok = all(r.process_pool_ok for r in self.subs.values())
         try:
             self.formula = parse_formula(spec["calculate_output"], frozenset(self.subs))
             self.formula_error: str | None = None
@@ -147,6 +172,10 @@ class Multi(Runner):
                 return None
             fields |= runner.sample_fields
         return frozenset(fields)
+
+    def close(self) -> None:
+        for runner in self.subs.values():
+            runner.close()
 
     def run_many(self, contexts: Sequence[Context]) -> list[Outcome]:
         results = {key: runner.run_many(contexts) for key, runner in self.subs.items()}
@@ -203,8 +232,8 @@ class Multi(Runner):
 class Unavailable(Runner):
     """Grader types whose local runner is not built yet: a clear error, never a fake score."""
 
-    def __init__(self, spec: Mapping[str, Any]) -> None:
-        super().__init__(spec)
+    def __init__(self, spec, settings=None, options=None) -> None:
+        super().__init__(spec, settings, options)
         raise GraderUnavailableError(
             f"{self.type} graders cannot run locally yet in this version of rft-jupyter "
             f"(grader {self.name!r}); validation works"
@@ -222,30 +251,52 @@ def _sample_fields(templates: Sequence[Template]) -> frozenset[str] | None:
     return frozenset(fields)
 
 
-RUNNERS: dict[str, type[Runner]] = {
+# Runner per grader type; "module:Class" entries are imported on first use (they pull in the
+# sandbox or the openai SDK), and fall back to Unavailable while their module does not exist.
+RUNNERS: dict[str, type[Runner] | str] = {
     "string_check": StringCheck,
     "text_similarity": TextSimilarity,
     "multi": Multi,
-    "python": Unavailable,
-    "score_model": Unavailable,
-    "label_model": Unavailable,
-    "endpoint": Unavailable,
+    "python": "rft_jupyter.graders.python_grader:PythonGrader",
+    "score_model": "rft_jupyter.graders.model_graders:ScoreModelGrader",
+    "label_model": "rft_jupyter.graders.model_graders:LabelModelGrader",
+    "endpoint": "rft_jupyter.graders.endpoint:EndpointGrader",
 }
 
 
-def compile_runner(spec: Mapping[str, Any]) -> Runner:
-    """Compile a validated spec; grader types register their runner in :data:`RUNNERS`."""
-    return RUNNERS[spec["type"]](spec)
+def runner_class(gtype: str) -> type[Runner]:
+    """The Runner class for a grader type."""
+    entry = RUNNERS[gtype]
+    if isinstance(entry, str):
+        module, _, name = entry.partition(":")
+        try:
+            entry = getattr(importlib.import_module(module), name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            entry = Unavailable
+        RUNNERS[gtype] = entry
+    return entry
+
+
+def compile_runner(
+    spec: Mapping[str, Any],
+    settings: Settings | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Runner:
+    """Compile a validated spec with the Runner registered for its type in :data:`RUNNERS`."""
+    return runner_class(spec["type"])(spec, settings, options)
 
 
 @lru_cache(maxsize=64)
-def _cached(key: str) -> Runner:
-    return compile_runner(json.loads(key))
+def _cached(key: str, settings: Settings) -> Runner:
+    return compile_runner(json.loads(key), settings)
 
 
-def cached_runner(spec: Mapping[str, Any]) -> Runner:
-    """Compile once per distinct spec (worker processes receive specs as JSON)."""
-    return _cached(json.dumps(spec, sort_keys=True))
+def cached_runner(spec: Mapping[str, Any], settings: Settings | None = None) -> Runner:
+    """Compile once per distinct (spec, settings): for process-pool graders without options."""
+    s = settings if settings is not None else current_settings()
+    return _cached(json.dumps(spec, sort_keys=True), s)
 
 
 __all__ = ["ERROR_FLAGS", "GraderUnavailableError", "Runner", "compile_runner", "cached_runner"]
