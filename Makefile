@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rft-installed
 
-.PHONY: install lab test lint bench clean
+.PHONY: install system-deps lab test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,18 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/rft-jupyter install-wordnet
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) system-deps
+
+# Debian packages: bubblewrap isolates python graders. CI runs as root; elsewhere we only advise.
+system-deps:
+	@if ! command -v bwrap >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
+	  else \
+	    echo "note: bubblewrap is not installed (sudo apt-get install bubblewrap);" \
+	         "python graders will use a weaker sandbox"; \
+	  fi; \
+	fi
 
 lab: install
 	mkdir -p notebooks
