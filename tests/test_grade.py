@@ -183,3 +183,24 @@ def test_result_display(frame):
 def test_empty_data():
     result = rft.grade(EXACT, [], sample="x")
     assert len(result) == 0 and math.isnan(result.mean_reward)
+
+
+def test_parallel_from_a_script_without_main_guard(tmp_path):
+    """Workers never re-run the caller's script (multiprocessing's spawn/forkserver would)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import rft_jupyter as rft\n"
+        "print('top-level ran', flush=True)\n"
+        f"g = {MULTI!r}\n"
+        "rows = [{'answer': 'a b c', 'out': 'a b d'}] * 200\n"
+        "r = rft.grade(g, rows, sample='out', parallel=True, workers=2, progress=False)\n"
+        "print('mean', r.mean_reward)\n"
+    )
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("top-level ran") == 1
+    assert "mean 0.4" in proc.stdout

@@ -1,13 +1,12 @@
 """``grade``: one grader over many rows (DataFrame, list of dicts, JSONL), in parallel when it pays.
 
 Rows are the items; the ``sample`` column (or a callable ``row -> sample``) holds the model output.
-Heavy graders (text metrics) are split over a persistent pool of worker processes (``forkserver``:
-safe to start from a Jupyter kernel), cheap ones run in-process.
+Heavy graders (text metrics) are split over the session's worker processes (``pool.py``), cheap
+ones run in-process.
 """
 
 from __future__ import annotations
 
-import atexit
 import difflib
 import json
 import math
@@ -15,11 +14,12 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .outcome import Outcome
+from .pool import get_pool, shutdown_pool
 from .runners import Runner, cached_runner, compile_runner
 from .sample import ResponseFormat, SampleParseError, build_sample
 from .sample import response_format as _response_format
@@ -36,39 +36,12 @@ _DEFAULT_COST_US = 120
 PARALLEL_MIN_US = 300_000  # parallelise runs expected to take longer than this in one process
 PROGRESS_MIN_ROWS = 2_000
 
-_POOL: ProcessPoolExecutor | None = None
-_POOL_SIZE = 0
-
-
 def default_workers() -> int:
     """Cores this process may use."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
-
-
-def _pool(workers: int) -> ProcessPoolExecutor:
-    global _POOL, _POOL_SIZE
-    if _POOL is None or _POOL_SIZE != workers:
-        if _POOL is not None:
-            _POOL.shutdown(cancel_futures=True)
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["rft_jupyter.graders.batch"])
-        _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-        _POOL_SIZE = workers
-    return _POOL
-
-
-@atexit.register
-def shutdown_pool() -> None:
-    """Stop the worker processes (they are also stopped at interpreter exit)."""
-    global _POOL
-    if _POOL is not None:
-        _POOL.shutdown(cancel_futures=True)
-        _POOL = None
 
 
 def _estimated_cost(spec: Mapping[str, Any]) -> float:
@@ -79,7 +52,7 @@ def _estimated_cost(spec: Mapping[str, Any]) -> float:
     return _COST_US.get(spec["type"], _DEFAULT_COST_US)
 
 
-def _worker_grade(
+def worker_grade(
     spec: Mapping[str, Any],
     settings: Settings,
     samples: Sequence[Any],
@@ -281,16 +254,14 @@ def _grade_all(
     fmt_spec = fmt.spec if fmt else None
     try:
         if parallel:
-            pool = _pool(workers)
+            pool = get_pool(workers)
             futures: dict[Future, tuple[int, int]] = {
                 pool.submit(
-                    _worker_grade, runner.spec, runner.settings, samples[lo:hi], items[lo:hi],
+                    "grade", runner.spec, runner.settings, samples[lo:hi], items[lo:hi],
                     fmt_spec,
                 ): (lo, hi)
                 for lo, hi in bounds
             }
-            from concurrent.futures import as_completed
-
             for fut in as_completed(futures):
                 lo, hi = futures[fut]
                 outcomes[lo:hi] = fut.result()
@@ -303,8 +274,7 @@ def _grade_all(
                     bar.update(hi - lo)
     except KeyboardInterrupt:
         if parallel:
-            for fut in futures:
-                fut.cancel()
+            shutdown_pool()  # kills the busy workers; the next call starts fresh ones
         return outcomes, True
     finally:
         if bar:
