@@ -144,7 +144,14 @@ class TextSimilarity(_TwoTemplates):
         from . import metrics
 
         ok, inputs, refs, failed = self.render(contexts)
-        scores = metrics.score_batch(self.metric, inputs, refs) if ok else []
+        if not ok:
+            scores = []
+        elif self.settings.is_default_for(self.metric):
+            scores = metrics.score_batch(self.metric, inputs, refs)
+        else:
+            from .metrics.configured import configured_batch
+
+            scores = configured_batch(self.metric, inputs, refs, self.settings)
         return self.assemble(len(contexts), ok, inputs, refs, failed, scores)
 
 
