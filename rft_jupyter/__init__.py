@@ -19,8 +19,19 @@ _LAZY = {
     "run_grader": "rft_jupyter.graders.run",
     "grade": "rft_jupyter.graders.batch",
     "GradeResult": "rft_jupyter.graders.result",
-    "GraderUnavailableError": "rft_jupyter.graders.runners",
     "grader_variables": "rft_jupyter.graders.templates",
+    "configure_engine": "rft_jupyter.graders.settings:configure",
+    "engine_settings": "rft_jupyter.graders.settings:settings",
+    "using_engine": "rft_jupyter.graders.settings:using",
+    "configure_client": "rft_jupyter.graders.model_client",
+    "reset_client": "rft_jupyter.graders.model_client",
+    "usage": "rft_jupyter.graders.model_client",
+    "reset_usage": "rft_jupyter.graders.model_client",
+    "configure_endpoints": "rft_jupyter.graders.endpoint",
+    "calibrate": "rft_jupyter.graders.calibration",
+    "CalibrationReport": "rft_jupyter.graders.calibration",
+    "RemoteGraderError": "rft_jupyter.graders.remote",
+    "RftWarning": "rft_jupyter.graders.warnings",
     "validate_dataset": "rft_jupyter.data",
     "DatasetReport": "rft_jupyter.data",
 }
@@ -30,7 +41,8 @@ __all__ = ["GraderValidationError", "MetricUnavailableError", "__version__", *_L
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
+        module, _, attr = _LAZY[name].partition(":")
+        value = getattr(import_module(module), attr or name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'rft_jupyter' has no attribute {name!r}")

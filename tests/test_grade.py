@@ -204,3 +204,12 @@ def test_parallel_from_a_script_without_main_guard(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("top-level ran") == 1
     assert "mean 0.4" in proc.stdout
+
+
+def test_public_names_resolve():
+    import rft_jupyter
+
+    for name in rft_jupyter.__all__:
+        assert getattr(rft_jupyter, name) is not None, name
+    with pytest.raises(AttributeError):
+        rft_jupyter.no_such_name  # noqa: B018

@@ -7,13 +7,11 @@ from .batch import grade
 from .errors import GraderValidationError, MetricUnavailableError, TemplateError
 from .result import GradeResult
 from .run import run_grader
-from .runners import GraderUnavailableError
 from .spec import load_grader, validate_grader
 from .templates import grader_variables, render
 
 __all__ = [
     "GradeResult",
-    "GraderUnavailableError",
     "GraderValidationError",
     "MetricUnavailableError",
     "TemplateError",

@@ -29,15 +29,22 @@ def run_grader(
     *,
     response_format: Mapping[str, Any] | None = None,
     client: Any = None,
+    remote: Any = None,
 ) -> dict[str, Any]:
     """Grade one model output locally and return the service's run response.
 
     ``model_sample`` is the output string (like the run endpoint) or a sample dict; ``item`` is
     the dataset row. With ``response_format`` (the job's json_schema form) the output must be
     JSON satisfying the schema, else reward 0 with ``sample_parse_error``. ``client`` (an
-    OpenAI-compatible client) overrides the session's for model graders.
+    OpenAI-compatible client) overrides the session's for model graders. ``remote=client``
+    sends the grader to the service's ``/fine_tuning/alpha/graders/run`` instead (to check our
+    semantics against the service; ``model_sample`` goes as text).
     """
     spec = load_grader(grader)
+    if remote is not None:
+        from .remote import run_remote
+
+        return run_remote(remote, spec, model_sample, item)
     runner = compile_runner(spec, options={"client": client} if client is not None else None)
     fmt = _response_format(response_format)
     start = time.perf_counter()

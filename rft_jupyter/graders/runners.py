@@ -23,10 +23,6 @@ from .templates import Template, compile_template
 Context = Mapping[str, Any]
 
 
-class GraderUnavailableError(RuntimeError):
-    """This grader type cannot run locally (yet); the message says why."""
-
-
 class Runner:
     """Base class: a validated spec compiled for fast repeated grading.
 
@@ -236,17 +232,6 @@ class Multi(Runner):
         )
 
 
-class Unavailable(Runner):
-    """Grader types whose local runner is not built yet: a clear error, never a fake score."""
-
-    def __init__(self, spec, settings=None, options=None) -> None:
-        super().__init__(spec, settings, options)
-        raise GraderUnavailableError(
-            f"{self.type} graders cannot run locally yet in this version of rft-jupyter "
-            f"(grader {self.name!r}); validation works"
-        )
-
-
 def _sample_fields(templates: Sequence[Template]) -> frozenset[str] | None:
     fields = set()
     for template in templates:
@@ -259,7 +244,7 @@ def _sample_fields(templates: Sequence[Template]) -> frozenset[str] | None:
 
 
 # Runner per grader type; "module:Class" entries are imported on first use (they pull in the
-# sandbox or the openai SDK), and fall back to Unavailable while their module does not exist.
+# sandbox or the openai SDK).
 RUNNERS: dict[str, type[Runner] | str] = {
     "string_check": StringCheck,
     "text_similarity": TextSimilarity,
@@ -276,13 +261,7 @@ def runner_class(gtype: str) -> type[Runner]:
     entry = RUNNERS[gtype]
     if isinstance(entry, str):
         module, _, name = entry.partition(":")
-        try:
-            entry = getattr(importlib.import_module(module), name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            entry = Unavailable
-        RUNNERS[gtype] = entry
+        entry = RUNNERS[gtype] = getattr(importlib.import_module(module), name)
     return entry
 
 
@@ -306,4 +285,4 @@ def cached_runner(spec: Mapping[str, Any], settings: Settings | None = None) -> 
     return _cached(json.dumps(spec, sort_keys=True), s)
 
 
-__all__ = ["ERROR_FLAGS", "GraderUnavailableError", "Runner", "compile_runner", "cached_runner"]
+__all__ = ["ERROR_FLAGS", "Runner", "cached_runner", "compile_runner", "runner_class"]

@@ -80,12 +80,19 @@ def load_grader(obj: Any) -> dict:
     return _validate_grader(spec, "", top=True)
 
 
-def validate_grader(grader: Any) -> dict:
+def validate_grader(grader: Any, *, remote: Any = None) -> dict:
     """Validate a grader locally; return ``{"grader": normalized}`` like the service's endpoint.
 
     Raises :class:`GraderValidationError` (a ValueError) naming the JSON path of the bad field.
+    ``remote=client`` also asks the service's ``/fine_tuning/alpha/graders/validate`` (after the
+    local check passes) and returns its answer.
     """
-    return {"grader": load_grader(grader)}
+    spec = load_grader(grader)
+    if remote is not None:
+        from .remote import validate_remote
+
+        return validate_remote(remote, spec)
+    return {"grader": spec}
 
 
 def _to_dict(obj: Any) -> dict:
