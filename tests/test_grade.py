@@ -168,6 +168,11 @@ def test_parallel_equals_serial():
     parallel = rft.grade(MULTI, rows, sample="out", parallel=True, workers=2, progress=False)
     assert serial.rewards == parallel.rewards
     assert [o.sub_rewards for o in serial.outcomes] == [o.sub_rewards for o in parallel.outcomes]
+    # workers send compact results; what the grader saw is re-rendered on demand
+    assert [parallel.row(i)["rendered"] for i in range(0, 3000, 500)] == [
+        serial.row(i)["rendered"] for i in range(0, 3000, 500)
+    ]
+    assert parallel.row(7)["rendered"]["fuzzy.input"] == rows[7]["out"]
 
 
 def test_result_display(frame):

@@ -31,9 +31,11 @@ if TYPE_CHECKING:
     from .result import GradeResult
 
 # Rough cost per row in microseconds, to decide whether a pool pays for itself.
-_COST_US = {"string_check": 2, "fuzzy_match": 4, "multi": 0}
-_DEFAULT_COST_US = 120
-PARALLEL_MIN_US = 300_000  # parallelise runs expected to take longer than this in one process
+# (measured with bench/bench_text_metrics.py on real sentences; other graders don't use the pool)
+_COST_US = {"string_check": 2, "fuzzy_match": 5, "rouge_l": 20, "bleu": 80, "gleu": 80,
+            "meteor": 100}
+_DEFAULT_COST_US = 15  # rouge_1..rouge_5
+PARALLEL_MIN_US = 100_000  # parallelise runs expected to take longer than this in one process
 PROGRESS_MIN_ROWS = 2_000
 
 def default_workers() -> int:
@@ -58,9 +60,11 @@ def worker_grade(
     samples: Sequence[Any],
     items: Sequence[Any],
     fmt_spec: Any,
-) -> list[Outcome]:
-    """A worker process's entry point: rebuild the runner (cached) and grade a chunk."""
-    return grade_rows(cached_runner(spec, settings), samples, items, _response_format(fmt_spec))
+) -> list[tuple]:
+    """A worker process's entry point: rebuild the runner (cached), grade a chunk, answer in
+    :meth:`Outcome.to_wire` form."""
+    runner = cached_runner(spec, settings)
+    return [o.to_wire() for o in grade_rows(runner, samples, items, _response_format(fmt_spec))]
 
 
 def grade_rows(
@@ -228,6 +232,7 @@ def grade(
         elapsed=time.perf_counter() - start,
         interrupted=interrupted,
         index_name=getattr(getattr(data, "index", None), "name", None),
+        response_format=fmt,
     )
 
 
@@ -264,7 +269,7 @@ def _grade_all(
             }
             for fut in as_completed(futures):
                 lo, hi = futures[fut]
-                outcomes[lo:hi] = fut.result()
+                outcomes[lo:hi] = [Outcome.from_wire(w) for w in fut.result()]
                 if bar:
                     bar.update(hi - lo)
         else:

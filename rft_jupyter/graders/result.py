@@ -32,6 +32,7 @@ class GradeResult:
         elapsed: float = 0.0,
         interrupted: bool = False,
         index_name: Any = None,
+        response_format: Any = None,
     ) -> None:
         self.grader = dict(grader)
         self.index = list(index)
@@ -41,6 +42,7 @@ class GradeResult:
         self.elapsed = elapsed
         self.interrupted = interrupted
         self.index_name = index_name
+        self.response_format = response_format
 
     # ------------------------------------------------------------ numbers
 
@@ -141,8 +143,23 @@ class GradeResult:
             "error": o.error if o else "not_graded",
             "error_details": o.details if o else None,
             "sub_rewards": dict(o.sub_rewards) if o else {},
-            "rendered": dict(o.rendered) if o else {},
+            "rendered": self._rendered(i),
         }
+
+    def _rendered(self, i: int) -> dict[str, str]:
+        """The templates as the grader saw them (re-rendered when a worker process graded)."""
+        o = self.outcomes[i]
+        if o is None or o.rendered or o.error == "sample_parse_error":
+            return dict(o.rendered) if o else {}
+        from .runners import cached_runner
+        from .sample import SampleParseError, build_sample
+
+        try:
+            sample = build_sample(self.samples[i], self.response_format)
+        except SampleParseError:
+            return {}
+        runner = cached_runner(self.grader)
+        return runner.render_one({"sample": sample, "item": self.items[i]})
 
     # ------------------------------------------------------------ display
 

@@ -49,6 +49,10 @@ class Runner:
     def close(self) -> None:
         """Release workers or connections (a no-op for deterministic graders)."""
 
+    def render_one(self, context: Context) -> dict[str, str]:
+        """The grader's templates rendered for one sample (what it saw), misses left out."""
+        return {}
+
     @property
     def sample_fields(self) -> frozenset[str] | None:
         """Top-level sample keys this grader reads, or None when it may read anything."""
@@ -73,6 +77,15 @@ class _TwoTemplates(Runner):
     @property
     def sample_fields(self) -> frozenset[str] | None:
         return self._fields
+
+    def render_one(self, context: Context) -> dict[str, str]:
+        out = {}
+        for field, template in (("input", self.input), ("reference", self.reference)):
+            try:
+                out[field] = template.render(context)
+            except TemplateError:
+                pass
+        return out
 
     def render(self, contexts: Sequence[Context]) -> tuple[list[int], list[str], list[str], dict]:
         """Indexes that rendered, their inputs and references, and failures by index."""
@@ -179,6 +192,13 @@ class Multi(Runner):
     def close(self) -> None:
         for runner in self.subs.values():
             runner.close()
+
+    def render_one(self, context: Context) -> dict[str, str]:
+        return {
+            f"{key}.{field}": text
+            for key, runner in self.subs.items()
+            for field, text in runner.render_one(context).items()
+        }
 
     def run_many(self, contexts: Sequence[Context]) -> list[Outcome]:
         results = {key: runner.run_many(contexts) for key, runner in self.subs.items()}
