@@ -325,7 +325,8 @@ def test_writes_never_reach_the_host(runner):
              str(Path.home() / f"rft-escape-{tag}")]
     try:
         outcomes = runner.run_many([ctx("write", paths=paths), OK])
-        assert outcomes[0].reward <= 1.0  # at most the sandbox's own /tmp took it
+        # at most the sandbox's own private /tmp took some (the repo may live under /tmp too)
+        assert outcomes[0].reward <= sum(p.startswith("/tmp/") for p in paths)
         check_next(outcomes)
     finally:
         leaked = [p for p in paths if os.path.exists(p)]

@@ -126,6 +126,10 @@ def build_view(cfg, kind):
     root = next(p for p in ("/tmp", "/mnt", "/run", "/var/tmp") if os.path.isdir(p))
     os.umask(0o022)
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m")
+    os.makedirs(root + "/tmp", 0o755, exist_ok=True)
+    if kind != "bwrap":
+        # The private /tmp before the binds, so that a bind below /tmp (a venv) stays visible.
+        mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m")
     for path, fd, is_dir in opened:
         bind(fd, root + path, is_dir)
     for target, path in cfg["symlinks"]:
@@ -149,7 +153,8 @@ def build_view(cfg, kind):
         os.makedirs(root + "/dev/shm")
         mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
               "mode=1777,size=64m")
-        mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+        os.makedirs(root + cfg["workdir"], 0o755, exist_ok=True)
+        mount("tmpfs", root + cfg["workdir"], "tmpfs", MS_NOSUID | MS_NODEV,
               f"mode=1777,size={int(cfg['disk'])}")
     for _, fd, _ in opened:
         os.close(fd)

@@ -15,7 +15,9 @@ from .limits import SANDBOX_GID, SANDBOX_UID, Limits
 from .paths import sandbox_executable, sandbox_view
 
 HERE = Path(__file__).resolve().parent
-SANDBOX_WORKDIR = "/tmp"
+# A top-level tmpfs of its own: the private /tmp may hold binds (a venv under /tmp), this never.
+SANDBOX_WORKDIR = "/grader"
+SMALL_TMPFS = 64 * 2**20  # /tmp and /dev/shm
 
 
 class SandboxStartError(RuntimeError):
@@ -79,14 +81,16 @@ def _bwrap_argv(config: dict, limits: Limits) -> list[str]:
     ]
     for key, value in sandbox_env(SANDBOX_WORKDIR).items():
         argv += ["--setenv", key, value]
+    sized = "--size" in help_text  # tmpfs sizes (bubblewrap >= 0.7): writes cannot fill the RAM
+    # The private /tmp before the binds, so that a bind below /tmp (a venv) stays visible.
+    argv += [*(["--size", str(SMALL_TMPFS)] if sized else []), "--tmpfs", "/tmp"]
     view = sandbox_view()
     for bind in view.binds:
         argv += ["--ro-bind", bind, bind]
     for target, link in view.symlinks:
         argv += ["--symlink", target, link]
     argv += ["--proc", "/proc", "--dev", "/dev"]
-    sized = "--size" in help_text  # tmpfs sizes (bubblewrap >= 0.7): writes cannot fill the RAM
-    argv += [*(["--size", str(64 * 2**20)] if sized else []), "--tmpfs", "/dev/shm"]
+    argv += [*(["--size", str(SMALL_TMPFS)] if sized else []), "--tmpfs", "/dev/shm"]
     argv += [*(["--size", str(limits.disk)] if sized else []), "--tmpfs", SANDBOX_WORKDIR]
     argv += ["--chdir", SANDBOX_WORKDIR]
     argv += ["--remount-ro", "/"]  # bubblewrap's own root (the binds' parents) too
@@ -99,6 +103,7 @@ def _boot_argv(kind: str, argv: list[str], env: dict[str, str], limits: Limits) 
     view = sandbox_view()
     config = {
         "kind": kind,
+        "workdir": SANDBOX_WORKDIR,
         "binds": list(view.binds),
         "symlinks": [list(s) for s in view.symlinks],
         "uid": SANDBOX_UID,
