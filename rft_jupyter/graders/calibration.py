@@ -17,21 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .metrics import METRICS as TEXT_METRICS
 from .outcome import DETAIL_KEYS
 from .remote import RemoteGraderError, run_remote
-
-TEXT_METRICS = (
-    "fuzzy_match",
-    "bleu",
-    "gleu",
-    "meteor",
-    "rouge_1",
-    "rouge_2",
-    "rouge_3",
-    "rouge_4",
-    "rouge_5",
-    "rouge_l",
-)
 
 
 @dataclass(frozen=True)
