@@ -34,6 +34,11 @@ _LAZY = {
     "RftWarning": "rft_jupyter.graders.warnings",
     "validate_dataset": "rft_jupyter.data",
     "DatasetReport": "rft_jupyter.data",
+    "probe": "rft_jupyter.analysis",
+    "compare": "rft_jupyter.analysis",
+    "ProbeReport": "rft_jupyter.analysis",
+    "Comparison": "rft_jupyter.analysis",
+    "ScoreTable": "rft_jupyter.widgets.score_table",
 }
 
 __all__ = ["GraderValidationError", "MetricUnavailableError", "__version__", *_LAZY]
@@ -50,3 +55,17 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
+
+
+def load_ipython_extension(ip: Any) -> None:
+    """``%load_ext rft_jupyter``: the %%grader, %grade and %rft magics."""
+    from .magics import load_ipython_extension as load
+
+    load(ip)
+
+
+def unload_ipython_extension(ip: Any) -> None:
+    """``%unload_ext rft_jupyter``."""
+    from .magics import unload_ipython_extension as unload
+
+    unload(ip)

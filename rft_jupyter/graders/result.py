@@ -158,7 +158,10 @@ class GradeResult:
             sample = build_sample(self.samples[i], self.response_format)
         except SampleParseError:
             return {}
-        runner = cached_runner(self.grader)
+        try:  # display only: a grader that cannot compile here (no model client) shows nothing
+            runner = cached_runner(self.grader)
+        except Exception:
+            return {}
         return runner.render_one({"sample": sample, "item": self.items[i]})
 
     # ------------------------------------------------------------ display
@@ -179,6 +182,12 @@ class GradeResult:
 
     def __repr__(self) -> str:
         return f"<GradeResult {self._summary_line()}>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        """The ScoreTable widget in a kernel, with text/HTML/JSON fallbacks (lazy import)."""
+        from ..widgets.bundle import mimebundle
+
+        return mimebundle(self, include=include, exclude=exclude)
 
     def _repr_html_(self, max_rows: int = 20) -> str:
         frame = self.to_pandas().head(max_rows)
