@@ -40,8 +40,10 @@ lab: install
 lint: install
 	$(BIN)/ruff check .
 
+# Browser tests run on their own: Playwright's sync API keeps an event loop in its process.
 test: install lint
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 -q --ignore=tests/browser
+	$(BIN)/python -m pytest -q tests/browser
 
 bench: install
 	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done

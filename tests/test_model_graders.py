@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import math
+import threading
 import time
 import warnings
 
@@ -310,6 +311,25 @@ def test_requests_run_concurrently(server, tmp_path):
     assert elapsed < 40 * 0.3 / 4  # far from sequential (12 s)
 
 
+def run_in_fresh_loop(coro):
+    """``asyncio.run`` in a thread of its own, as a kernel's loop would be: immune to a loop that
+    another test (Playwright's sync API) left running in the main thread."""
+    out: dict = {}
+
+    def target():
+        try:
+            out["value"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the test's thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(120)
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
 def test_works_inside_a_running_event_loop(server, tmp_path):
     configure(server, tmp_path)
 
@@ -317,7 +337,7 @@ def test_works_inside_a_running_event_loop(server, tmp_path):
         await asyncio.sleep(0)
         return rft.run_grader(judge(), "x", {"reference": "y", "r": 0.3})
 
-    assert asyncio.run(notebook_cell())["reward"] == 0.3
+    assert run_in_fresh_loop(notebook_cell())["reward"] == 0.3
 
 
 def test_per_call_async_client(server, tmp_path):
@@ -327,7 +347,7 @@ def test_per_call_async_client(server, tmp_path):
         rows = [{"reference": "y", "r": i / 10, "output_text": "x"} for i in range(5)]
         return rft.grade(judge(), rows, client=client)
 
-    res = asyncio.run(notebook_cell())
+    res = run_in_fresh_loop(notebook_cell())
     assert [o.reward for o in res.outcomes] == [0.0, 0.1, 0.2, 0.3, 0.4]
     assert len(server.chat_requests) == 5
 
