@@ -10,9 +10,10 @@ class GraderValidationError(ValueError):
     empty for the whole grader) and the message says what is allowed.
     """
 
-    def __init__(self, message: str, path: str = "") -> None:
+    def __init__(self, message: str, path: str = "", line: int | None = None) -> None:
         self.path = path
         self.reason = message
+        self.line = line  # the text's line, when JSON/YAML text did not parse
         super().__init__(f"{path}: {message}" if path else message)
 
 

@@ -140,12 +140,24 @@ def parse_text(text: str, source: str = "") -> dict:
     stripped = text.lstrip()
     if not stripped:
         raise GraderValidationError(f"{where}the grader text is empty")
-    if stripped.startswith("{"):
+    data = parse_data(text, "json" if stripped.startswith("{") else "yaml", source)
+    if not isinstance(data, dict):
+        raise GraderValidationError(
+            f"{where}a grader is an object with a `type` field, not {_json_type(data)}"
+        )
+    return data
+
+
+def parse_data(text: str, fmt: str, source: str = "") -> Any:
+    """Parse ``text`` as ``fmt`` ("json" or "yaml"); errors carry the line (``.line``)."""
+    where = f"{source}: " if source else ""
+    if fmt == "json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise GraderValidationError(
-                f"{where}invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+                f"{where}invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+                line=exc.lineno,
             ) from None
     else:
         import yaml
@@ -156,11 +168,9 @@ def parse_text(text: str, source: str = "") -> dict:
             mark = getattr(exc, "problem_mark", None)
             at = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise GraderValidationError(f"{where}invalid YAML{at}: {problem}") from None
-    if not isinstance(data, dict):
-        raise GraderValidationError(
-            f"{where}a grader is an object with a `type` field, not {_json_type(data)}"
-        )
+            raise GraderValidationError(
+                f"{where}invalid YAML{at}: {problem}", line=mark.line + 1 if mark else None
+            ) from None
     return data
 
 

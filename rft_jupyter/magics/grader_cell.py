@@ -7,14 +7,13 @@ field's JSON path) and suggest registered names for sub-graders given by name.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from typing import Any
 
 from IPython.core.error import UsageError
 
 from ..graders.errors import GraderValidationError
-from ..graders.spec import load_grader
+from ..graders.spec import load_grader, parse_data
 from .args import did_you_mean, usage_error
 from .registry import GraderRegistry
 
@@ -49,28 +48,14 @@ def parse_body(body: str, fmt: str, name: str) -> dict[str, Any]:
     where = f"%%grader {name}"
     if fmt == "python":
         return {"type": "python", "name": name, "source": body}
-    if fmt == "json":
-        try:
-            data = json.loads(body)
-        except json.JSONDecodeError as exc:
-            raise usage_error(
-                f"{where}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-                f"{_excerpt(body, exc.lineno)}"
-            ) from None
-    else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(body)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            excerpt = _excerpt(body, mark.line + 1) if mark else ""
-            hint = ""
-            if _UNQUOTED_TEMPLATE.search(body):
-                hint = "; quote templates in YAML: input: \"{{ sample.output_text }}\""
-            raise usage_error(f"{where}: invalid YAML{at}: {problem}{excerpt}{hint}") from None
+    try:
+        data = parse_data(body, fmt)
+    except GraderValidationError as exc:
+        excerpt = _excerpt(body, exc.line) if exc.line else ""
+        hint = ""
+        if fmt == "yaml" and _UNQUOTED_TEMPLATE.search(body):
+            hint = "; quote templates in YAML: input: \"{{ sample.output_text }}\""
+        raise usage_error(f"{where}: {exc}{excerpt}{hint}") from None
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else type(data).__name__
         raise usage_error(
