@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from . import jobs  # noqa: F401  (rft.jobs.attach / create / replay / local; loads lazily)
 from .graders.errors import GraderValidationError, MetricUnavailableError
 
 __version__ = "0.1.0"
@@ -39,9 +40,10 @@ _LAZY = {
     "ProbeReport": "rft_jupyter.analysis",
     "Comparison": "rft_jupyter.analysis",
     "ScoreTable": "rft_jupyter.widgets.score_table",
+    "JobMonitor": "rft_jupyter.widgets.job_monitor",
 }
 
-__all__ = ["GraderValidationError", "MetricUnavailableError", "__version__", *_LAZY]
+__all__ = ["GraderValidationError", "MetricUnavailableError", "__version__", "jobs", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

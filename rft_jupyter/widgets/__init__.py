@@ -10,6 +10,7 @@ from typing import Any
 
 _LAZY = {
     "ScoreTable": "rft_jupyter.widgets.score_table",
+    "JobMonitor": "rft_jupyter.widgets.job_monitor",
     "MIME_TYPE": "rft_jupyter.widgets.fallbacks",
 }
 

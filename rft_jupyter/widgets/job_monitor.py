@@ -267,17 +267,25 @@ class JobMonitor(anywidget.AnyWidget):
             return
         shell = get_ipython()
         pub = getattr(shell, "display_pub", None)
+        # JupyterLab routes an update to the output area of the request it answers (the cell
+        # that displayed the monitor); nbclient / papermill only read messages of the cell
+        # running now. Send it under both.
+        running = getattr(pub, "_parent_header_global", None)
         for handle, parent in self._handles:
-            token = None
-            if parent and hasattr(pub, "set_thread_parent"):
-                token = pub.set_thread_parent(parent)
-            try:
-                handle.update(bundle, raw=True)
-            except Exception:  # noqa: BLE001 - a closed display must not break the others
-                pass
-            finally:
-                if token is not None:
-                    pub.reset_thread_parent(token)
+            parents = [parent]
+            if running and running.get("msg_id") != (parent or {}).get("msg_id"):
+                parents.append(dict(running))
+            for header in parents:
+                token = None
+                if header and hasattr(pub, "set_thread_parent"):
+                    token = pub.set_thread_parent(header)
+                try:
+                    handle.update(bundle, raw=True)
+                except Exception:  # noqa: BLE001 - a closed display must not break the others
+                    pass
+                finally:
+                    if token is not None:
+                        pub.reset_thread_parent(token)
 
     # ------------------------------------------------------------ frontend messages
 

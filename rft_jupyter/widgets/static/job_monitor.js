@@ -6,9 +6,9 @@
 // view that missed some asks for them again ({kind: "resync", seq}).
 
 const SVG = "http://www.w3.org/2000/svg";
-const W = 640;
-const H = 170;
-const M = { l: 48, r: 10, t: 8, b: 20 };
+const W = 480;
+const H = 190;
+const M = { l: 46, r: 10, t: 8, b: 20 };
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
   "#7f7f7f", "#bcbd22", "#17becf"];
 const GROUPS = ["reward", "graders", "tokens", "errors", "other"];
@@ -49,11 +49,12 @@ function duration(sec) {
   return hh ? `${hh}h${String(mm).padStart(2, "0")}m` : `${mm}m${String(ss).padStart(2, "0")}s`;
 }
 
-function niceTicks(lo, hi, n = 4) {
+function niceTicks(lo, hi, n = 4, integer = false) {
   if (!(hi > lo)) return [lo];
   const step0 = (hi - lo) / n;
   const mag = Math.pow(10, Math.floor(Math.log10(step0)));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((x) => x >= step0) || step0;
+  let step = [1, 2, 5, 10].map((m) => m * mag).find((x) => x >= step0) || step0;
+  if (integer) step = Math.max(1, Math.round(step));
   const out = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(v);
   return out;
@@ -227,6 +228,15 @@ function render({ model, el }) {
       return { col, entry, raw, pts: smooth(raw, ui.smooth), color: colorOf(entry, i) };
     });
     const all = drawn.flatMap((d) => d.raw);
+    if (group === "reward" && all.length) {  // eval runs and checkpoints inside the frame
+      const lo = Math.min(...all.map((p) => p[0])), hi = Math.max(...all.map((p) => p[0]));
+      const marks = [...[...st.evals.values()].map((e) => [e.step, e.reward_mean]),
+        ...[...st.ckpts.values()].map((c) => [c.step, c.valid_reward_mean])];
+      for (const [x, y] of marks) {
+        if (x != null && y != null && x >= lo && x <= hi && Number.isFinite(y) &&
+          (!ui.log || y > 0)) all.push([x, y]);
+      }
+    }
     const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "rft-jm-svg",
       preserveAspectRatio: "xMidYMid meet" });
     panel.append(svg);
@@ -251,7 +261,7 @@ function render({ model, el }) {
         lab.textContent = ui.log ? fmt(Math.pow(10, t), 3) : fmt(t, 3);
         svg.append(lab);
       }
-      for (const t of niceTicks(x0, x1, 5)) {
+      for (const t of niceTicks(x0, x1, 5, true)) {
         const lab = s("text", { x: X(t), y: H - 5, "text-anchor": "middle", class: "rft-jm-tick" });
         lab.textContent = String(Math.round(t));
         svg.append(lab);
