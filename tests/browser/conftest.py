@@ -41,8 +41,10 @@ def chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A fresh JupyterLab (and workspace) per test module: layouts restored from another
+    module's notebooks must not get in the way (lab starts in ~2 s)."""
     server = Lab(tmp_path_factory.mktemp("jupyterlab")).start()
     try:
         yield server
