@@ -25,13 +25,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from servers.base import JsonHandler, LocalServer
 
 _SCENARIO = re.compile(r"SCENARIO:([A-Za-z0-9_-]+)(?::([0-9.]+))?")
 _RESULT = re.compile(r"RESULT:(-?[0-9.]+(?:e-?[0-9]+)?)")
@@ -56,20 +56,7 @@ class Recorded:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
-        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            return  # the client gave up (a timeout test): nothing to report
-        super().handle_error(request, client_address)
-
-
-class ChatServer:
+class ChatServer(LocalServer):
     """Start with ``with ChatServer() as server:`` (or ``start()`` / ``stop()``)."""
 
     def __init__(
@@ -89,40 +76,8 @@ class ChatServer:
         self._counts: dict[str, int] = {}
         self.in_flight = 0
         self.max_in_flight = 0
-        self._httpd: _Server | None = None
 
     # ------------------------------------------------------------ lifecycle
-
-    def start(self) -> ChatServer:
-        server = self
-
-        class Handler(_Handler):
-            owner = server
-
-        self._httpd = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> ChatServer:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    @property
-    def base_url(self) -> str:
-        return self.url + "/v1"
 
     # ------------------------------------------------------------ inspection
 
@@ -172,14 +127,8 @@ def _prompt_text(messages: Any) -> str:
     return "\n".join(parts)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     owner: ChatServer
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, *args: Any) -> None:  # quiet
-        pass
-
     # ------------------------------------------------------------ plumbing
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
@@ -220,35 +169,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(404, {"error": {"message": f"no route {path}"}})
         finally:
             rec.end = time.monotonic()
-
-    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.rec.status = status
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _drop(self) -> None:
-        self.rec.status = -1
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def _authorized(self) -> bool:
-        key = self.owner.api_key
-        if key is None:
-            return True
-        h = self.rec.headers
-        if h.get("authorization") == f"Bearer {key}" or h.get("api-key") == key:
-            return True
-        self._json(401, {"error": {"message": "Incorrect API key provided", "code": 401}})
-        return False
 
     # ------------------------------------------------------------ chat completions
 
@@ -394,3 +314,6 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "text-score":
             return self._json(200, {"score": "high"})
         self._json(200, {"score": item.get("score", 1.0)})
+
+
+ChatServer.handler = _Handler

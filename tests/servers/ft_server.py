@@ -24,16 +24,16 @@ from __future__ import annotations
 
 import itertools
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import default as email_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from servers.base import JsonHandler, LocalServer
 
 _PREFIXES = ("/openai/v1", "/openai", "/v1")
 
@@ -51,20 +51,7 @@ class Recorded:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
-        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            return
-        super().handle_error(request, client_address)
-
-
-class FtServer:
+class FtServer(LocalServer):
     """Start with ``with FtServer() as server:``; see the module docstring."""
 
     def __init__(self, *, api_key: str | None = None, retry_after: str = "0") -> None:
@@ -83,40 +70,8 @@ class FtServer:
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self._clock = 1_700_000_000
-        self._httpd: _Server | None = None
 
     # ------------------------------------------------------------ lifecycle
-
-    def start(self) -> FtServer:
-        server = self
-
-        class Handler(_Handler):
-            owner = server
-
-        self._httpd = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> FtServer:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    @property
-    def base_url(self) -> str:
-        return self.url + "/v1"
 
     # ------------------------------------------------------------ driving the job
 
@@ -267,14 +222,8 @@ def _page(items: list[dict[str, Any]], query: dict[str, list[str]], default_limi
             "last_id": page[-1]["id"] if page else None}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     owner: FtServer
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
     def do_GET(self) -> None:  # noqa: N802
         self._handle("GET")
 
@@ -313,42 +262,15 @@ class _Handler(BaseHTTPRequestHandler):
         except KeyError as exc:
             self._json(404, {"error": {"message": f"not found: {exc}"}})
 
-    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        self.rec.status = status
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
     def _fault(self, fault: Any) -> None:
         if fault == "leak":  # a careless server that echoes the credentials it received
             sent = self.rec.headers.get("authorization") or self.rec.headers.get("api-key")
             return self._json(400, {"error": {"message": f"bad credentials {sent}"}})
         if fault == "drop":
-            self.rec.status = -1
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            return
+            return self._drop()
         status = int(fault)
         headers = {"Retry-After": self.owner.retry_after} if status == 429 else None
         self._json(status, {"error": {"message": f"injected {status}"}}, headers)
-
-    def _authorized(self) -> bool:
-        key = self.owner.api_key
-        if key is None:
-            return True
-        h = self.rec.headers
-        if h.get("authorization") == f"Bearer {key}" or h.get("api-key") == key:
-            return True
-        self._json(401, {"error": {"message": "Incorrect API key provided"}})
-        return False
 
     # ------------------------------------------------------------ routes
 
@@ -450,3 +372,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+FtServer.handler = _Handler
+FtServer.poll_interval = 0.05
