@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
 from . import jobs  # noqa: F401  (rft.jobs.attach / create / replay / local; loads lazily)
 from .graders.errors import GraderValidationError, MetricUnavailableError
+from .lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -46,17 +46,7 @@ _LAZY = {
 __all__ = ["GraderValidationError", "MetricUnavailableError", "__version__", "jobs", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module, _, attr = _LAZY[name].partition(":")
-        value = getattr(import_module(module), attr or name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'rft_jupyter' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 
 def load_ipython_extension(ip: Any) -> None:

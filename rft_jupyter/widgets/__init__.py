@@ -5,8 +5,7 @@ Names load lazily: importing this package does not import ipywidgets.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from ..lazy import lazy_attributes
 
 _LAZY = {
     "ScoreTable": "rft_jupyter.widgets.score_table",
@@ -17,9 +16,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'rft_jupyter.widgets' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
