@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from .outcome import Outcome
 from .runners import Context, Runner
+from .settings import replace_settings
 
 try:  # the openai SDK 3.x ships httpx2; older stacks have httpx
     import httpx2 as httpx
@@ -68,11 +69,7 @@ _SETTINGS = EndpointSettings()
 def configure_endpoints(**changes: Any) -> EndpointSettings:
     """Change the endpoint-grader settings for this session (see :class:`EndpointSettings`)."""
     global _SETTINGS
-    names = {f.name for f in dataclasses.fields(EndpointSettings)}
-    unknown = sorted(set(changes) - names)
-    if unknown:
-        raise ValueError(f"unknown endpoint setting {unknown[0]!r} (settings: {sorted(names)})")
-    _SETTINGS = dataclasses.replace(_SETTINGS, **changes)
+    _SETTINGS = replace_settings(_SETTINGS, changes, "endpoint setting")
     return _SETTINGS
 
 

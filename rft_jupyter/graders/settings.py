@@ -11,7 +11,9 @@ import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 TOKENIZERS = ("nltk", "whitespace")
 FUZZY_SCORERS = ("WRatio", "QRatio", "ratio", "partial_ratio", "token_sort_ratio",
@@ -72,14 +74,19 @@ def settings() -> Settings:
     return _current
 
 
+def replace_settings(current: T, changes: dict[str, Any], what: str = "setting") -> T:
+    """``dataclasses.replace`` for a settings dataclass; an unknown name is a clear error."""
+    names = sorted(f.name for f in dataclasses.fields(current))
+    unknown = sorted(set(changes) - set(names))
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown[0]!r} (settings: {', '.join(names)})")
+    return dataclasses.replace(current, **changes)
+
+
 def configure(**changes: Any) -> Settings:
     """Change settings for this session (unknown names are an error)."""
     global _current
-    fields = {f.name for f in dataclasses.fields(Settings)}
-    unknown = sorted(set(changes) - fields)
-    if unknown:
-        raise ValueError(f"unknown setting {unknown[0]!r} (settings: {', '.join(sorted(fields))})")
-    _current = dataclasses.replace(_current, **changes)
+    _current = replace_settings(_current, changes)
     return _current
 
 

@@ -14,11 +14,12 @@ Settings for the session: :func:`configure_cost` (``price_per_hour``, ``budget``
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from ..graders.settings import replace_settings
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,7 @@ def cost_settings() -> CostSettings:
 def configure_cost(**changes: Any) -> CostSettings:
     """Change the session's cost settings (``price_per_hour``, ``budget``, ``margin_steps``)."""
     global _current
-    names = {f.name for f in dataclasses.fields(CostSettings)}
-    unknown = sorted(set(changes) - names)
-    if unknown:
-        raise ValueError(
-            f"unknown cost setting {unknown[0]!r} (settings: {', '.join(sorted(names))})"
-        )
-    _current = dataclasses.replace(_current, **changes)
+    _current = replace_settings(_current, changes, "cost setting")
     return _current
 
 
