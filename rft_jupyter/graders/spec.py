@@ -18,6 +18,7 @@ from typing import Any
 
 from .errors import GraderValidationError
 from .formula import FormulaError, parse_formula
+from .metric_names import TEXT_METRICS
 
 GRADER_TYPES = (
     "string_check",
@@ -29,19 +30,7 @@ GRADER_TYPES = (
     "endpoint",
 )
 OPERATIONS = ("eq", "ne", "like", "ilike")
-EVALUATION_METRICS = (
-    "cosine",
-    "fuzzy_match",
-    "bleu",
-    "gleu",
-    "meteor",
-    "rouge_1",
-    "rouge_2",
-    "rouge_3",
-    "rouge_4",
-    "rouge_5",
-    "rouge_l",
-)
+EVALUATION_METRICS = ("cosine", *TEXT_METRICS)  # cosine: evals only, needs embeddings
 MESSAGE_ROLES = ("user", "assistant", "system", "developer")
 CONTENT_TYPES = ("input_text", "output_text", "input_image", "input_audio")
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")

@@ -12,23 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import cache
 
+from ..metric_names import TEXT_METRICS
 from .ngram import bleu, gleu, rouge_l, rouge_n
 from .tokenize import nltk_tokens, rouge_token_bytes
 
 __all__ = ["METRICS", "clear_caches", "score", "score_batch"]
 
-METRICS: tuple[str, ...] = (
-    "fuzzy_match",
-    "bleu",
-    "gleu",
-    "meteor",
-    "rouge_1",
-    "rouge_2",
-    "rouge_3",
-    "rouge_4",
-    "rouge_5",
-    "rouge_l",
-)
+METRICS: tuple[str, ...] = TEXT_METRICS
 
 _ROUGE_N = {"rouge_1": 1, "rouge_2": 2, "rouge_3": 3, "rouge_4": 4, "rouge_5": 5}
 
