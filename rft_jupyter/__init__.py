@@ -61,3 +61,8 @@ def unload_ipython_extension(ip: Any) -> None:
     from .magics import unload_ipython_extension as unload
 
     unload(ip)
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where JupyterLab finds the prebuilt labextension (``jupyter labextension develop``)."""
+    return [{"src": "labextension", "dest": "rft-jupyter"}]
