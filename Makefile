@@ -4,19 +4,34 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rft-installed
 
-.PHONY: install system-deps lab test lint bench clean
+.PHONY: install system-deps lab test test-js lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# JupyterLab's jlpm (yarn) and jupyter-builder come from the venv; Node from the machine.
+JLPM := PATH="$(CURDIR)/$(BIN):$$PATH" "$(CURDIR)/$(BIN)/jlpm"
+LABEXT_BUILT := rft_jupyter/labextension/static/style.js
+LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/src/*.json labextension/style/* \
+	labextension/schema/*) labextension/package.json labextension/yarn.lock
+
 # Re-install when the project's metadata changes; WordNet (for METEOR) comes from a PyPI sdist.
+# pip builds the labextension (hatch-jupyter-builder); `develop` then links the build output into
+# the venv so that later rebuilds (below) reach JupyterLab without a reinstall.
+LINKED_LABEXT := $(VENV)/share/jupyter/labextensions/rft-jupyter
 $(STAMP): pyproject.toml | $(BIN)/python
+	if [ -L $(LINKED_LABEXT) ]; then rm $(LINKED_LABEXT); fi  # pip must not write through it
 	$(BIN)/python -m pip install --quiet -e '.[dev,lab,local]'
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	$(BIN)/rft-jupyter install-wordnet
 	touch $(STAMP)
 
-install: $(STAMP) system-deps
+# Rebuild the labextension when its sources change.
+$(LABEXT_BUILT): $(LABEXT_SOURCES) | $(STAMP)
+	cd labextension && $(JLPM) install && $(JLPM) build:prod
+
+install: $(STAMP) $(LABEXT_BUILT) system-deps
 
 # Debian packages: bubblewrap isolates python graders; chromium runs the browser tests (never a
 # downloaded browser). CI runs as root; elsewhere we only advise.
@@ -40,8 +55,13 @@ lab: install
 lint: install
 	$(BIN)/ruff check .
 
+# The labextension's unit tests read payloads the Python side makes now (tests/labext_payloads.py).
+test-js: install
+	$(BIN)/python tests/labext_payloads.py labextension/.payloads >/dev/null
+	cd labextension && $(JLPM) test
+
 # Browser tests run on their own: Playwright's sync API keeps an event loop in its process.
-test: install lint
+test: install lint test-js
 	$(BIN)/python -m pytest -n 2 -q --ignore=tests/browser
 	$(BIN)/python -m pytest -q tests/browser
 
@@ -49,4 +69,5 @@ bench: install
 	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .hypothesis rft_jupyter/labextension \
+		labextension/lib labextension/node_modules labextension/.payloads

@@ -15,7 +15,7 @@ from rft_jupyter.graders.outcome import Outcome
 from rft_jupyter.graders.result import GradeResult
 from rft_jupyter.widgets import ScoreTable
 from rft_jupyter.widgets.bundle import mimebundle, table_for
-from rft_jupyter.widgets.fallbacks import MIME_TYPE, static_bundle
+from rft_jupyter.widgets.fallbacks import JSON_ROWS, MIME_TYPE, static_bundle
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -216,7 +216,7 @@ def test_mime_bundle_carries_static_fallbacks(table, result):
     assert "<table" in html and "capital #0?" in html and "unscored (invalid_variable_error)" \
         in html and "<script" not in html
     payload = data[MIME_TYPE]
-    assert payload["version"] == 1 and payload["total"] == 120 and len(payload["rows"]) == 50
+    assert payload["version"] == 1 and payload["total"] == 120 and len(payload["rows"]) == 120
     assert payload["summary"]["cards"][0]["label"] == "rows"
 
 
@@ -245,6 +245,9 @@ def test_a_large_table_sends_one_page():
     assert [r["cells"]["reward"] for r in table.rows] == [1.0] * 50
     table.filter(text="99999")
     assert [r["cells"]["#"] for r in table.rows] == ["99999"]
+    saved = table._repr_mimebundle_()[0][MIME_TYPE]  # what a reopened notebook can sort
+    assert saved["total"] == n and len(saved["rows"]) == JSON_ROWS == 200
+    assert len(json.dumps(saved)) < 60_000
 
 
 def test_comparison_table_starts_with_the_largest_differences(result):

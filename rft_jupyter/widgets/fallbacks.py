@@ -16,7 +16,7 @@ MIME_TYPE = "application/vnd.rft-jupyter.scores+json"
 MIME_VERSION = 1
 HTML_ROWS = 20
 TEXT_ROWS = 10
-JSON_ROWS = 50
+JSON_ROWS = 200  # rows saved for the labextension's sortable table (a reopened notebook)
 TEXT_CELL = 40
 
 
