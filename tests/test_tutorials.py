@@ -293,6 +293,7 @@ def check_validation_and_replay(run: Run) -> None:
     assert run.text("wait").startswith("status: succeeded\nJob(")
     assert "best checkpoint: ckpt-step-40 (valid reward 0.866)" in run.text("checkpoints")
     assert run.text("eval-runs").splitlines()[-1] == "step 60: valid reward 0.772 on 8 samples"
+    assert run.outputs("clean-up") == []
 
 
 @pytest.mark.timeout(120)
@@ -390,3 +391,4 @@ def test_04_local_grpo(tmp_path):
     assert asked["total"] == 4
     assert "parameters" in run.text("inspect")
     assert float(card(asked["summary"], "mean reward")) > 0.4  # the checkpoint learned sevens
+    assert run.outputs("clean-up") == []
