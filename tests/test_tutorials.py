@@ -15,12 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import nbclient
+import nbformat
 import pytest
 from servers.chat_server import ChatServer
 from servers.ft_server import FtServer
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
