@@ -7,8 +7,16 @@
  * (`{{ sample.* }}`, `{{ item.* }}`) and the magic line are marked with decorations.
  */
 
-import { Language, LRLanguage, language as languageFacet } from '@codemirror/language';
-import { Extension, Prec, StateEffect, StateField, RangeSetBuilder } from '@codemirror/state';
+import { Language, LRLanguage } from '@codemirror/language';
+import {
+  Compartment,
+  EditorState,
+  Extension,
+  Prec,
+  RangeSetBuilder,
+  StateEffect,
+  StateField
+} from '@codemirror/state';
 import {
   Decoration,
   DecorationSet,
@@ -66,8 +74,11 @@ function decorate(view: EditorView, enabled: boolean): DecorationSet {
 }
 
 /**
- * The editor extension: `parsers` is read when a document changes, so parsers that finish
- * loading later take effect with the next edit (or a `setGraderHighlighting` effect).
+ * The editor extension. The grader language lives in a compartment that is reconfigured by
+ * transactions (edits, `setGraderHighlighting`), and once right after the editor is created;
+ * outside grader cells the compartment is empty, so the notebook's own language applies.
+ * `parsers` is read at each of those moments: parsers that load later take effect with the
+ * next edit or effect.
  */
 export function graderHighlighting(
   parsers: () => IGraderParsers | null,
@@ -84,29 +95,50 @@ export function graderHighlighting(
       return value;
     }
   });
-  const cache = new Map<string, Language>();
-  const languages = languageFacet.computeN(['doc', enabledField], state => {
+  const compartment = new Compartment();
+  const cache = new Map<string, Extension>();
+  const wanted = (text: string, enabled: boolean): Extension => {
     const available = parsers();
-    if (!state.field(enabledField) || !available) {
+    const cell = enabled && available ? parseGraderCell(text) : null;
+    const body = cell && available ? available.body[cell.kind] : undefined;
+    if (!cell || !body || !available) {
       return [];
     }
-    const cell = parseGraderCell(state.doc.toString());
-    const body = cell ? available.body[cell.kind] : undefined;
-    if (!cell || !body) {
-      return [];
+    let ext = cache.get(cell.kind);
+    if (!ext) {
+      ext = Prec.highest(graderLanguage(available.outer, body, cell.kind));
+      cache.set(cell.kind, ext);
     }
-    let lang = cache.get(cell.kind);
-    if (!lang) {
-      lang = graderLanguage(available.outer, body, cell.kind);
-      cache.set(cell.kind, lang);
+    return ext;
+  };
+  const switcher = EditorState.transactionExtender.of(tr => {
+    const toggles = tr.effects.filter(e => e.is(setGraderHighlighting));
+    if (!tr.docChanged && !toggles.length) {
+      return null;
     }
-    return [lang];
+    const enabled = toggles.length
+      ? (toggles[toggles.length - 1].value as boolean)
+      : tr.startState.field(enabledField);
+    const next = wanted(tr.newDoc.toString(), enabled);
+    return compartment.get(tr.startState) === next
+      ? null
+      : { effects: compartment.reconfigure(next) };
   });
   const marks = ViewPlugin.fromClass(
     class {
       decorations: DecorationSet;
+      private gone = false;
       constructor(view: EditorView) {
         this.decorations = decorate(view, view.state.field(enabledField));
+        // The first reading of the document (no transaction has happened yet).
+        queueMicrotask(() => {
+          if (!this.gone) {
+            view.dispatch({ effects: setGraderHighlighting.of(view.state.field(enabledField)) });
+          }
+        });
+      }
+      destroy() {
+        this.gone = true;
       }
       update(update: ViewUpdate) {
         const toggled = update.transactions.some(tr =>
@@ -119,5 +151,5 @@ export function graderHighlighting(
     },
     { decorations: v => v.decorations }
   );
-  return [enabledField, Prec.highest(languages), marks];
+  return [enabledField, compartment.of([]), switcher, marks];
 }

@@ -206,7 +206,8 @@ _ALL_RAN = """() => {
   const k = w.sessionContext.session && w.sessionContext.session.kernel;
   if (!k || k.status !== 'idle') return false;
   return w.content.widgets.filter((c) => c.model.type === 'code')
-    .every((c) => c.model.executionCount !== null && !c.promptNode.textContent.includes('*'));
+    .every((c) => c.model.executionCount !== null
+      && !(c.promptNode && c.promptNode.textContent.includes('*')));  // unrendered: no prompt
 }"""
 
 

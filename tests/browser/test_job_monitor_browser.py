@@ -60,6 +60,9 @@ short_job = jobs.replay("short.jsonl", duration=30.0)""",
 ]
 
 
+SNAPSHOT = ".rft-saved-job"  # the labextension's renderer of the frozen snapshot
+
+
 def points(cell, series: str = "train_reward_mean") -> int:
     line = cell.locator(f"polyline.rft-jm-line[data-series='{series}']")
     if line.count() == 0:
@@ -140,15 +143,16 @@ def test_job_monitor_streams_controls_and_freezes(lab, notebook, page):
     cancel.click()
     assert cancel.inner_text() == "Confirm cancel"
     cancel.click()
-    short_cell.locator(".rft-job-snapshot").wait_for(state="visible", timeout=20_000)
+    short_cell.locator(SNAPSHOT).wait_for(state="visible", timeout=20_000)
     assert short_cell.locator(".rft-jm").count() == 0
-    assert "cancelled" in short_cell.locator(".rft-job-snapshot").inner_text()
+    assert "cancelled" in short_cell.locator(SNAPSHOT).inner_text()
 
-    # the long job ends by itself: its widget is replaced by the static snapshot
-    long_cell.locator(".rft-job-snapshot").wait_for(state="visible", timeout=40_000)
-    snap = long_cell.locator(".rft-job-snapshot")
+    # the long job ends by itself: its widget is replaced by the snapshot, which the
+    # labextension draws as charts (the PNG + HTML are for places without it)
+    long_cell.locator(SNAPSHOT).wait_for(state="visible", timeout=40_000)
+    snap = long_cell.locator(SNAPSHOT)
     assert "succeeded" in snap.inner_text()
-    assert snap.locator("img").count() == 1
+    assert snap.locator(".rft-saved-chart svg path.rft-line").count() >= 2
     assert long_cell.locator(".rft-jm").count() == 0
     notebook.screenshot(snap, "job_monitor_frozen")
 
@@ -172,7 +176,8 @@ def test_job_monitor_streams_controls_and_freezes(lab, notebook, page):
     for i, expected in ((1, "succeeded"), (2, "cancelled")):
         cell = page.locator(".jp-Notebook .jp-Cell").nth(i)
         cell.scroll_into_view_if_needed()  # JupyterLab renders the cells in view
-        snap = cell.locator(".rft-job-snapshot")
+        snap = cell.locator(SNAPSHOT)
         snap.wait_for(state="visible", timeout=30_000)
-        assert expected in snap.inner_text() and snap.locator("img").count() == 1
+        assert expected in snap.inner_text()
+        assert snap.locator(".rft-saved-chart svg path.rft-line").count() >= 2
     assert notebook.errors() == []

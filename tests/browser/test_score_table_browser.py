@@ -66,13 +66,13 @@ def test_score_table_renders_sorts_filters_and_expands(lab, notebook, page):
     header = table.locator("th[data-key='reward'] button")
     header.click()
     page.wait_for_function(
-        "() => document.querySelector(\"th[data-key='reward']\").textContent.includes('▲')")
+        "() => document.querySelector(\".rft-st th[data-key='reward']\").textContent.includes('▲')")
     page.wait_for_function("() => !document.querySelector('.rft-st-busy')")
     up = rewards(table)
     assert up == sorted(up)
     header.click()
     page.wait_for_function(
-        "() => document.querySelector(\"th[data-key='reward']\").textContent.includes('▼')")
+        "() => document.querySelector(\".rft-st th[data-key='reward']\").textContent.includes('▼')")
     page.wait_for_function("() => !document.querySelector('.rft-st-busy')")
     down = rewards(table)
     assert down == sorted(down, reverse=True) and down[0] == 1.0

@@ -18,12 +18,16 @@ const parsers: IGraderParsers = {
   }
 };
 
-/** A cell editor state as JupyterLab makes one (Python), plus our extension. */
+/**
+ * A cell editor state as JupyterLab makes one (Python), plus our extension, after the first
+ * transaction (the view sends one right after it is created).
+ */
 function cell(doc: string, enabled = true, available: IGraderParsers | null = parsers): EditorState {
-  return EditorState.create({
+  const state = EditorState.create({
     doc,
     extensions: [pythonLanguage, graderHighlighting(() => available, () => enabled)]
   });
+  return state.update({ effects: setGraderHighlighting.of(enabled) }).state;
 }
 
 /** The highlight classes over the first occurrence of `text` (after `after`). */
@@ -87,13 +91,30 @@ describe('%%grader highlighting', () => {
     expect(state.facet(language)?.name).toBe('rft-grader-json');
   });
 
-  it('marks the magic line and template variables in an editor', () => {
+  it('never breaks an editor that has no language yet (JupyterLab loads it later)', () => {
+    const bare = EditorState.create({
+      doc: 'print(1)',
+      extensions: [graderHighlighting(() => parsers, () => true)]
+    });
+    expect(bare.facet(language)).toBeNull();
+    const edited = bare.update({ changes: { from: 0, insert: '%%grader a\n{}\n' } }).state;
+    expect(edited.facet(language)?.name).toBe('rft-grader-json');
+    expect(edited.update({ changes: { from: 0, to: 2 } }).state.facet(language)).toBeNull();
+  });
+
+  it('reads a grader cell when its editor is created, and marks template variables', async () => {
     const parent = document.createElement('div');
     document.body.appendChild(parent);
     const view = new EditorView({
-      state: cell('%%grader exact\ninput: "{{ sample.output_text }}"\nreference: "{{ item.answer }}"\nx: "{{ other }}"'),
+      state: EditorState.create({
+        doc: '%%grader exact\ninput: "{{ sample.output_text }}"\nreference: "{{ item.answer }}"\nx: "{{ other }}"',
+        extensions: [pythonLanguage, graderHighlighting(() => parsers, () => true)]
+      }),
       parent
     });
+    expect(view.state.facet(language)).toBe(pythonLanguage);
+    await Promise.resolve();
+    expect(view.state.facet(language)?.name).toBe('rft-grader-yaml');
     const marked = [...view.contentDOM.querySelectorAll('.cm-rft-template-variable')].map(
       n => n.textContent
     );
