@@ -239,7 +239,9 @@ def test_02_countdown_with_an_endpoint_runs_the_judge(tmp_path):
 
     # ten rows judged through the openai SDK: the judge said 0.5 (the server's default)
     assert len(chats) == 10 and {c.body["model"] for c in chats} == {"gpt-4o-mini"}
-    assert "Target: 162." in chats[0].body["messages"][-1]["content"]
+    prompts = sorted(c.body["messages"][-1]["content"] for c in chats)  # sent concurrently
+    assert sum("Numbers: [18, 7, 14, 2]. Target: 162." in p for p in prompts) == 5
+    assert sum("Numbers: [11, 23, 23, 15]. Target: 26." in p for p in prompts) == 5
     table = run.one("grade-judged", SCORES)
     assert table["total"] == 10
     rewards = [r["cells"]["reward"] for r in table["rows"]]
