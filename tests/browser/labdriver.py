@@ -185,8 +185,10 @@ class Lab:
         path.write_text(json.dumps(nb, indent=1))
         return path
 
-    def lab_url(self, name: str) -> str:
-        return f"{self.url}/lab/tree/{name}?token={self.token}"
+    def lab_url(self, name: str, reset: bool = False) -> str:
+        """The page of notebook ``name``; ``reset`` starts from an empty workspace (no tabs
+        restored from earlier tests)."""
+        return f"{self.url}/lab/tree/{name}?token={self.token}" + ("&reset" if reset else "")
 
 
 def launch_chromium(playwright: Any, path: str | None = None) -> Any:
@@ -218,9 +220,9 @@ class Notebook:
         self.lab = lab
         self.page = page
 
-    def open(self, name: str, timeout: float = 60.0) -> Notebook:
+    def open(self, name: str, timeout: float = 60.0, reset: bool = False) -> Notebook:
         """Open ``name`` and wait until its kernel is idle."""
-        self.page.goto(self.lab.lab_url(name))
+        self.page.goto(self.lab.lab_url(name, reset=reset))
         self.page.wait_for_function("() => !!window.jupyterapp", timeout=timeout * 1000)
         self.page.locator(".jp-NotebookPanel").first.wait_for(timeout=timeout * 1000)
         self.page.wait_for_function(_KERNEL_IDLE, timeout=timeout * 1000)
