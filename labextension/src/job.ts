@@ -81,6 +81,18 @@ export function ticks(lo: number, hi: number, count = 4): number[] {
   return out;
 }
 
+/** The fewest decimals (up to 4) that write every y tick of [lo, hi] exactly. */
+export function tickDigits(lo: number, hi: number): number {
+  const all = ticks(lo, hi);
+  for (let d = 0; d < 4; d++) {
+    const scale = Math.pow(10, d);
+    if (all.every(t => Math.abs(Math.round(t * scale) - t * scale) < 1e-6)) {
+      return d;
+    }
+  }
+  return 4;
+}
+
 function fmt(value: number | null | undefined, digits = 4): string {
   if (value === null || value === undefined || !Number.isFinite(value)) {
     return '–';
@@ -127,7 +139,7 @@ export function renderChart(
   for (const t of ticks(y0, y1)) {
     svg.appendChild(svgEl('line', { class: 'rft-grid', x1: PAD.left, x2: WIDTH - PAD.right, y1: sy(t), y2: sy(t) }));
     const label = svgEl('text', { class: 'rft-tick', x: PAD.left - 4, y: sy(t) + 3, 'text-anchor': 'end' });
-    label.textContent = fmt(t, Math.abs(y1 - y0) < 0.1 ? 3 : 2);
+    label.textContent = fmt(t, tickDigits(y0, y1));
     svg.appendChild(label);
   }
   for (const t of ticks(x0, x1, 5)) {
@@ -211,9 +223,9 @@ function headerLine(data: IJobData): string {
 }
 
 const EVAL_COLUMNS: IColumn[] = [
-  { key: 'step', label: 'step', kind: 'number' },
+  { key: 'step', label: 'step', kind: 'integer' },
   { key: 'reward_mean', label: 'mean reward', kind: 'number' },
-  { key: 'n', label: 'samples', kind: 'number' },
+  { key: 'n', label: 'samples', kind: 'integer' },
   { key: 'status', label: 'status', kind: 'text' }
 ];
 
@@ -227,7 +239,7 @@ const SAMPLE_COLUMNS: IColumn[] = [
 function checkpointColumns(rows: Record<string, unknown>[]): IColumn[] {
   const keys = new Set(rows.flatMap(r => Object.keys(r)));
   const preferred: IColumn[] = [
-    { key: 'step', label: 'step', kind: 'number' },
+    { key: 'step', label: 'step', kind: 'integer' },
     { key: 'valid_reward_mean', label: 'valid reward', kind: 'number' },
     { key: 'train_reward_mean', label: 'train reward', kind: 'number' }
   ];

@@ -1,6 +1,6 @@
 /** Sorting and filtering of saved rows (pure functions, shared by the two renderers). */
 
-export type CellKind = 'number' | 'text' | 'label' | 'status' | 'bool' | string;
+export type CellKind = 'number' | 'integer' | 'text' | 'label' | 'status' | 'bool' | string;
 export type Direction = 'ascending' | 'descending';
 
 export interface IColumn {
@@ -26,7 +26,7 @@ const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'bas
 
 /** Compare two cell values of a column's kind; missing values compare as null. */
 export function compareCells(kind: CellKind, a: unknown, b: unknown): number {
-  if (kind === 'number' || kind === 'bool') {
+  if (kind === 'number' || kind === 'integer' || kind === 'bool') {
     return Number(a) - Number(b);
   }
   return collator.compare(String(a), String(b));
@@ -59,6 +59,9 @@ export function sortRows<T>(
 export function cellText(kind: CellKind, value: unknown): string {
   if (isMissing(value)) {
     return kind === 'number' && typeof value === 'number' ? '–' : '';
+  }
+  if (kind === 'integer' && typeof value === 'number') {
+    return Math.round(value).toLocaleString('en-US');
   }
   if (kind === 'number' && typeof value === 'number') {
     return Number.isInteger(value) && Math.abs(value) >= 1000

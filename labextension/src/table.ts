@@ -153,7 +153,7 @@ export class SortableTable {
       });
     }
     const shown = rows.length === this.rows.length ? '' : `${rows.length} of `;
-    this.count.textContent = `${shown}${this.rows.length} rows`;
+    this.count.textContent = `${shown}${this.rows.length} row${this.rows.length === 1 ? '' : 's'}`;
   }
 
   private toggleDetail(tr: HTMLTableRowElement, row: ITableRow): void {

@@ -5,7 +5,7 @@ import { Panel, Widget } from '@lumino/widgets';
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { JOB_MIME, readoutAt, ticks } from '../job';
+import { JOB_MIME, readoutAt, tickDigits, ticks } from '../job';
 import { SCORES_MIME } from '../scores';
 import { SavedResultRenderer, WIDGET_MIME, savedResultFactory } from '../renderer';
 
@@ -145,6 +145,9 @@ describe('saved job snapshot', () => {
     (tables[1].querySelector('th[data-key="reward"] button') as HTMLButtonElement).click();
     expect(column(tables[1], 'reward')).toEqual(['0.0000', '1.0000']);
     expect(column(tables[2], 'model')).toEqual(['ft:o4-mini:ckpt-step-5']);
+    expect(column(tables[0], 'step')).toEqual(['5']);
+    expect(column(tables[0], 'n')).toEqual(['2']);
+    expect(tables[0].querySelector('.rft-saved-count')?.textContent).toBe('1 row');
     r.dispose();
   });
 
@@ -153,6 +156,10 @@ describe('saved job snapshot', () => {
     expect(readoutAt(series, 4.2)).toBe('step 5 · train 0.5000');
     expect(ticks(0, 1)).toEqual([0, 0.25, 0.5, 0.75, 1]);
     expect(ticks(3, 3)).toEqual([3]);
+    expect(tickDigits(100, 120)).toBe(0);
+    expect(tickDigits(0, 0.6)).toBe(1);
+    expect(tickDigits(0, 1)).toBe(2);
+    expect(tickDigits(0.1, 0.13)).toBe(2);
   });
 });
 

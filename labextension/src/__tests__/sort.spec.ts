@@ -47,3 +47,10 @@ describe('filterRows', () => {
     expect(filterRows(rows, r => r, cols, '  ').length).toBe(5);
   });
 });
+
+describe('integers', () => {
+  it('shows steps and counts without decimals', () => {
+    expect(cellText('integer', 5)).toBe('5');
+    expect(cellText('integer', 12000)).toBe('12,000');
+  });
+});
