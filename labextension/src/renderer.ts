@@ -113,7 +113,7 @@ export class SavedResultRenderer extends Panel implements IRenderMime.IRenderer 
     if (view) {
       if (!this.watched.has(view)) {
         this.watched.add(view);
-        view.model?.on?.('change:comm_live', () => this.sync());
+        view.model?.on?.('comm_live_update', () => this.sync()); // ipywidgets' event
       }
       this.live.show();
       this.saved.hide();

@@ -139,6 +139,29 @@ def test_saved_results_render_and_sort_with_no_kernel(lab, saved, page, notebook
     notebook.screenshot(job, "labext_saved_job")
 
 
+def test_live_widget_takes_over_and_hands_back_when_the_kernel_goes(lab, saved, page, notebook):
+    notebook.open(saved, reset=True).run_all(timeout=90)
+    out = cell(page, 3)
+    live = out.locator(".rft-st")
+    live.wait_for(state="visible", timeout=30_000)
+    assert out.locator(".rft-saved-scores").is_hidden()  # drawn first, then handed over
+    assert notebook.errors() == []
+
+    # the kernel restarts (what Kernel > Restart does, minus the dialog): its widget models
+    # are gone, the saved table comes back
+    page.evaluate(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()")
+    out.locator(".rft-saved-scores").wait_for(state="visible", timeout=30_000)
+    assert out.locator(".rft-saved-scores tbody tr").count() == ROWS
+
+    notebook.command("apputils:change-theme", {"theme": "JupyterLab Dark"})
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    page.wait_for_timeout(500)
+    notebook.screenshot(out.locator(".rft-saved-scores"), "labext_saved_scores_dark")
+    notebook.command("apputils:change-theme", {"theme": "JupyterLab Light"})
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
+
+
 def test_grader_cells_are_highlighted(lab, saved, page):
     open_without_kernel(lab, page, saved)
     json_cell, yaml_cell, python_cell = cell(page, 2), cell(page, 4), cell(page, 6)

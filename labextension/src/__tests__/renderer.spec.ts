@@ -163,8 +163,26 @@ describe('saved job snapshot', () => {
   });
 });
 
+/** What ipywidgets' views hold: a model whose `comm_live` setter triggers an event. */
+class FakeModel {
+  private listeners: (() => void)[] = [];
+  constructor(private live: boolean) {}
+  get comm_live() {
+    return this.live;
+  }
+  set comm_live(value: boolean) {
+    this.live = value;
+    this.listeners.forEach(f => f());
+  }
+  on(event: string, callback: () => void) {
+    if (event === 'comm_live_update') {
+      this.listeners.push(callback);
+    }
+  }
+}
+
 /** A stand-in for ipywidgets' renderer: a panel holding a view whose model is live or not. */
-function widgetFactory(live: boolean): IRenderMime.IRendererFactory {
+function widgetFactory(live: boolean, models: FakeModel[] = []): IRenderMime.IRendererFactory {
   return {
     safe: false,
     mimeTypes: [WIDGET_MIME],
@@ -172,7 +190,9 @@ function widgetFactory(live: boolean): IRenderMime.IRendererFactory {
       const panel = new Panel() as Panel & IRenderMime.IRenderer;
       panel.renderModel = async () => {
         const child = new Widget();
-        (child as any)._view = { model: { comm_live: live, on: () => undefined } };
+        const fake = new FakeModel(live);
+        models.push(fake);
+        (child as any)._view = { model: fake };
         child.node.textContent = 'live widget';
         panel.addWidget(child);
       };
@@ -184,10 +204,14 @@ function widgetFactory(live: boolean): IRenderMime.IRendererFactory {
 describe('live widgets and saved views', () => {
   const withWidget = () => ({ ...scores, [WIDGET_MIME]: { model_id: 'abc', version_major: 2 } });
 
-  it('lets a live widget take over', async () => {
-    const r = await render(SCORES_MIME, withWidget(), () => widgetFactory(true));
+  it('lets a live widget take over, and takes back when its kernel goes', async () => {
+    const models: FakeModel[] = [];
+    const r = await render(SCORES_MIME, withWidget(), () => widgetFactory(true, models));
     expect(r.showsLiveWidget).toBe(true);
     expect((r.widgets[0] as Widget).isHidden).toBe(true);
+    models[0].comm_live = false; // what ipywidgets does when the kernel restarts
+    expect(r.showsLiveWidget).toBe(false);
+    expect((r.widgets[0] as Widget).isHidden).toBe(false);
   });
 
   it('keeps the saved table when the widget model is not live (reopened notebook)', async () => {
