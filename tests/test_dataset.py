@@ -837,3 +837,51 @@ def test_countdown_eval_file_is_not_rft_rows():
     variables = {p.field: p for p in report.errors if "grader variable" in p.message}
     assert set(variables) == {"target", "nums"}
     assert "{{ item.item.target }}" in variables["target"].message
+
+
+# ---------------------------------------------------------------- python graders' item keys
+
+COUNTDOWN_PY = {
+    "type": "python", "name": "countdown",
+    "source": ("def grade(sample, item):\n"
+               "    nums = item.get('nums', [])\n"
+               "    target = item['target']\n"
+               "    return float(str(target) in sample['output_text'] and bool(nums))\n"),
+}
+
+
+def test_a_key_a_python_grader_subscripts_is_checked_in_every_row():
+    rows = [{"messages": [USER], "target": 4, "nums": [1]},
+            {"messages": [USER], "targets": 4},
+            {"messages": [USER], "targets": 5}]
+    report = validate_dataset(rows, grader=COUNTDOWN_PY)
+    read = [p for p in report.problems if "python grader" in p.message]
+    assert len(read) == 1 and read[0].severity == "warning" and read[0].line == 2
+    assert read[0].field == "target"
+    assert ("python grader 'countdown' reads item['target'] (its line 3), which 2 of 3 rows "
+            "lack (lines 2, 3)") in read[0].message
+    assert "python_grader_runtime_error" in read[0].message
+    assert "did you mean" not in read[0].message  # the key exists in other rows
+    # item.get('nums') tolerates a missing key: not reported
+    assert not any("'nums'" in p.message for p in read)
+
+
+def test_a_python_read_suggests_the_close_key_and_is_not_repeated_for_templates():
+    rows = [{"messages": [USER], "targets": 4}]
+    report = validate_dataset(rows, grader=COUNTDOWN_PY)
+    assert only(report, "warning").message.endswith("; did you mean item['targets']?")
+    multi = {"type": "multi", "name": "m", "calculate_output": "a + b", "graders": {
+        "a": COUNTDOWN_PY,
+        "b": {"type": "string_check", "name": "b", "operation": "eq",
+              "input": "{{ sample.output_text }}", "reference": "{{ item.target }}"}}}
+    report = validate_dataset(rows, grader=multi)
+    assert not any("python grader" in p.message for p in report.problems)
+    assert "{{ item.target }} does not resolve" in only(report, "error").message
+
+
+def test_rows_with_every_key_a_python_grader_reads_pass():
+    rows = [{"messages": [USER], "target": 4}, {"messages": [USER], "target": 5}]
+    assert validate_dataset(rows, grader=COUNTDOWN_PY).problems == []
+    broken = {**COUNTDOWN_PY, "source": "def grade(sample, item):\n    return item['x'"}
+    with pytest.raises(GraderValidationError):
+        validate_dataset(rows, grader=broken)

@@ -261,10 +261,12 @@ def check_validation_and_replay(run: Run) -> None:
     assert run.text("validate-good") == "training file ok: True\nvalidation file ok: True\n"
 
     broken = run.text("validate-broken").splitlines()
-    assert broken[0] == "ok: False, 5 errors, 2 warnings"
+    assert broken[0] == "ok: False, 5 errors, 3 warnings"
     expected = [
         ("line 1: warning: rows disagree on item key `traget`: 5 of 6 rows lack it"),
         ("line 2: warning: rows disagree on item key `target`: 1 of 6 rows lack it"),
+        ("line 2: warning: python grader 'countdown' reads item['target'] (its line 17), which 1 "
+         "of 6 rows lack (line 2)"),
         ("line 3: error: invalid JSON at column 270: Extra data (a trailing comma: JSONL rows "
          "are not separated by commas)"),
         "line 4: error: empty line between rows",

@@ -18,17 +18,23 @@ Choices where the service is silent:
   (the service scores those rows 0 with ``invalid_variable_error``).
 * ``item`` for grader variables is the whole row (service-facts §5: "item is the row dict"), so
   ``{{ item.messages[0].content }}`` resolves too.
+* A python grader's code is read too: a key it subscripts (``item["target"]``, not
+  ``item.get("target")``) that rows lack is a warning, not an error: those rows raise KeyError
+  and score 0 (``python_grader_runtime_error``) unless the code guards the read, which a static
+  reading cannot always tell.
 """
 
 from __future__ import annotations
 
+import ast
 import codecs
 import difflib
 import json
 import math
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,6 +124,44 @@ def _load_grader(grader: Any) -> dict:
     raise TypeError(f"grader must be a dict spec, not {type(grader).__name__}")
 
 
+@dataclass(frozen=True)
+class PythonRead(Variable):
+    """``item["key"]`` read by a python grader's code (``line`` in its source)."""
+
+    line: int = 0
+    grader: str = ""
+
+
+def _python_graders(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    if spec.get("type") == "python":
+        yield spec
+    elif spec.get("type") == "multi":
+        for sub in (spec.get("graders") or {}).values():
+            if isinstance(sub, Mapping):
+                yield from _python_graders(sub)
+
+
+def python_item_reads(spec: Mapping[str, Any]) -> list[PythonRead]:
+    """The keys python graders subscript on ``item`` (``item["k"]``), first read of each."""
+    found: dict[str, PythonRead] = {}
+    for grader in _python_graders(spec):
+        try:
+            tree = ast.parse(str(grader.get("source") or ""))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load)
+                    and isinstance(node.value, ast.Name) and node.value.id == "item"
+                    and isinstance(node.slice, ast.Constant)
+                    and isinstance(node.slice.value, str) and node.slice.value.isidentifier()):
+                key = node.slice.value
+                read = found.get(key)
+                if read is None or node.lineno < read.line:
+                    found[key] = PythonRead(f"item.{key}", "item", (key,), None, node.lineno,
+                                            str(grader.get("name") or "python"))
+    return sorted(found.values(), key=lambda r: (r.line, r.text))
+
+
 def _grader_checks(spec: Mapping[str, Any]) -> tuple[list[Variable], list[Problem]]:
     """The ``item.*`` variables to check in rows, and one problem per unusable variable."""
     where: dict[str, str] = {}
@@ -140,6 +184,8 @@ def _grader_checks(spec: Mapping[str, Any]) -> tuple[list[Variable], list[Proble
             )
         elif var.namespace == "item":
             item_vars.append(var)
+    covered = {v.steps[0] for v in item_vars if v.steps}
+    item_vars.extend(r for r in python_item_reads(spec) if r.steps[0] not in covered)
     return item_vars, problems
 
 
@@ -458,6 +504,20 @@ class _Checker:
             shown = ", ".join(str(n) for n in lines) + (", ..." if count > len(lines) else "")
             if not hint and "did you mean" not in reason:
                 hint = self._key_hint(var)
+            if isinstance(var, PythonRead):
+                key = var.steps[0]
+                self.problem(
+                    lines[0],
+                    f"python grader {var.grader!r} reads item[{key!r}] (its line {var.line}), "
+                    f"which {count:,} of {self.objects:,} {_rows(self.objects)} lack "
+                    f"({_plural(len(lines), 'line')} {shown}): unless the code guards that "
+                    f"read, they raise KeyError and score 0 (python_grader_runtime_error)"
+                    f"{self._python_key_hint(str(key))}",
+                    WARNING,
+                    str(key),
+                    order=2,
+                )
+                continue
             self.problem(
                 lines[0],
                 f"grader variable {{{{ {var.text} }}}} does not resolve in {count:,} of "
@@ -467,6 +527,12 @@ class _Checker:
                 var.path.lstrip(".") or None,
                 order=2,
             )
+
+    def _python_key_hint(self, key: str) -> str:
+        if key in self.key_count:
+            return ""
+        close = difflib.get_close_matches(key, sorted(self.key_count), n=1, cutoff=0.6)
+        return f"; did you mean item[{close[0]!r}]?" if close else ""
 
     def _key_hint(self, var: Variable) -> str:
         head = var.steps[0] if var.steps else None
