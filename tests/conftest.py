@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,3 +23,15 @@ def datasets() -> Path:
 
 def load_json(path: Path):
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def one_grpo_at_a_time() -> Iterator[None]:
+    """A GRPO run takes both cores: two at once (pytest -n 2) starve each other past their
+    time limits, so tests that train hold this lock (a file lock, across xdist workers)."""
+    with open(Path(tempfile.gettempdir()) / "rft-jupyter-tests-grpo.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

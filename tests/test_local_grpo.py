@@ -7,29 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
+from sevens import GRADER, rows
 
 import rft_jupyter.jobs as jobs
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
-
-GRADER = {
-    "type": "multi",
-    "name": "sevens",
-    "graders": {
-        "has7": {"type": "string_check", "name": "has7", "operation": "like",
-                 "input": "{{ sample.output_text }}", "reference": "7"},
-        "close": {"type": "text_similarity", "name": "close", "evaluation_metric": "fuzzy_match",
-                  "input": "{{ sample.output_text }}", "reference": "{{ item.target }}"},
-    },
-    "calculate_output": "0.5 * has7 + 0.5 * close",
-}
-
-
-def rows(n: int, offset: int = 0) -> list[dict]:
-    return [{"messages": [{"role": "user", "content": f"What is {(i + offset) % 7} + "
-                           f"{(i + offset) % 5}? Answer with digits:"}],
-             "target": "7777777777"} for i in range(n)]
-
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240),
+              pytest.mark.usefixtures("one_grpo_at_a_time")]
 
 def wait_for(job: jobs.Job, predicate, timeout: float) -> bool:
     deadline = time.monotonic() + timeout

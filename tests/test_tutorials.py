@@ -20,6 +20,7 @@ import nbformat
 import pytest
 from servers.chat_server import ChatServer
 from servers.ft_server import FtServer
+from sevens import GRADER as SEVENS_GRADER
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -337,20 +338,8 @@ def test_03_data_and_jobs_creates_a_job_with_an_account(tmp_path):
 # ---------------------------------------------------------------- 04 local GRPO
 
 
-SEVENS = {
-    "type": "multi",
-    "name": "sevens",
-    "graders": {
-        "has7": {"type": "string_check", "name": "has7", "operation": "like",
-                 "input": "{{ sample.output_text }}", "reference": "7"},
-        "close": {"type": "text_similarity", "name": "close", "evaluation_metric": "fuzzy_match",
-                  "input": "{{ sample.output_text }}", "reference": "{{ item.target }}"},
-    },
-    "calculate_output": "0.5 * has7 + 0.5 * close",
-}
-
-
 @pytest.mark.slow
+@pytest.mark.usefixtures("one_grpo_at_a_time")
 @pytest.mark.timeout(300)
 def test_04_local_grpo(tmp_path):
     run = execute("04_local_grpo", tmp_path, cell_timeout=240)
@@ -358,7 +347,7 @@ def test_04_local_grpo(tmp_path):
     tried = run.one("try-reward", SCORES)
     assert [r["cells"]["reward"] for r in tried["rows"]] == pytest.approx(
         [1.0, 0.8, 0.5818, 0.0], abs=1e-4)
-    assert json.loads(run.text("export")) == SEVENS
+    assert json.loads(run.text("export")) == SEVENS_GRADER
 
     # the monitor watched the run live, then froze into the snapshot of the finished job
     assert run.data("train", WIDGET) == []
