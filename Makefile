@@ -23,7 +23,7 @@ LINKED_LABEXT := $(VENV)/share/jupyter/labextensions/rft-jupyter
 $(STAMP): pyproject.toml | $(BIN)/python
 	if [ -L $(LINKED_LABEXT) ]; then rm $(LINKED_LABEXT); fi  # pip must not write through it
 	$(BIN)/python -m pip install --quiet -e '.[dev,lab,local]'
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter labextension develop --overwrite . >/dev/null
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter-builder develop --overwrite . >/dev/null
 	$(BIN)/rft-jupyter install-wordnet
 	touch $(STAMP)
 
