@@ -170,9 +170,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
         palette.addItem({ command: INSERT_COMMAND, category: 'rft-jupyter', args: { type } });
       }
     }
+    const buttons = new WeakMap<NotebookPanel, ToolbarButton>();
     const addButton = (panel: NotebookPanel) => {
       const names = Array.from(panel.toolbar.names());
-      if (!features.insertCommand || names.includes(TOOLBAR_ITEM)) {
+      if (!features.insertCommand || buttons.get(panel)?.isDisposed === false) {
         return;
       }
       const button = new ToolbarButton({
@@ -183,13 +184,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
       const at = names.indexOf('cellType');
       panel.toolbar.insertItem(at >= 0 ? at + 1 : names.length, TOOLBAR_ITEM, button);
+      buttons.set(panel, button);
     };
     const removeButton = (panel: NotebookPanel) => {
-      for (const item of Array.from(panel.toolbar.children())) {
-        if (item.hasClass('rft-insert-grader-button')) {
-          item.dispose();
-        }
-      }
+      buttons.get(panel)?.dispose();
+      buttons.delete(panel);
     };
     tracker?.widgetAdded.connect((_, panel) => addButton(panel));
 

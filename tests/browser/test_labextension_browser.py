@@ -213,6 +213,31 @@ def test_insert_command_from_the_toolbar_and_the_palette(lab, notebook, page):
     assert combined.locator(".cm-rft-template-variable").count() == 4
 
 
+SET_SETTING = """async ([key, value]) => {
+  // the settings registry as JupyterLab's own plugins get it (test-only: a private field)
+  const plugin = window.jupyterapp.pluginRegistry._plugins.get(
+    '@jupyterlab/apputils-extension:settings');
+  await plugin.service.set('rft-jupyter:plugin', key, value);
+}"""
+
+
+def test_settings_apply_to_open_notebooks(lab, saved, page):
+    open_without_kernel(lab, page, saved)
+    json_cell = cell(page, 2)
+    json_cell.locator(".cm-rft-grader-magic").wait_for(timeout=30_000)
+    button = page.locator(".jp-NotebookPanel:visible .rft-insert-grader-button")
+    assert button.count() == 1
+    page.evaluate(SET_SETTING, ["highlighting", False])
+    json_cell.locator(".cm-rft-grader-magic").wait_for(state="detached", timeout=10_000)
+    assert json_cell.locator(".cm-rft-template-variable").count() == 0
+    page.evaluate(SET_SETTING, ["insertCommand", False])
+    button.wait_for(state="detached", timeout=10_000)
+    page.evaluate(SET_SETTING, ["highlighting", True])
+    page.evaluate(SET_SETTING, ["insertCommand", True])
+    json_cell.locator(".cm-rft-grader-magic").wait_for(timeout=10_000)
+    button.wait_for(timeout=10_000)
+
+
 def test_settings_turn_each_feature_off(lab, saved, page, notebook):
     path = lab.base / "settings" / SETTINGS
     path.parent.mkdir(parents=True, exist_ok=True)
