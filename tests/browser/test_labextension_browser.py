@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from labdriver import ARTIFACTS
 from nbclient import NotebookClient
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -176,10 +177,9 @@ def test_grader_cells_are_highlighted(lab, saved, page):
     json_property = token_color(json_cell, '"type"')
     assert json_property is not None and json_property != python_string
     assert token_color(json_cell, '"string_check"') == python_string  # a string either way
-    notebook_shot = json_cell.locator(".jp-InputArea")
-    notebook_shot.screenshot(path=str(Path("test-artifacts") / "labext_highlight_json.png"))
-    yaml_cell.locator(".jp-InputArea").screenshot(
-        path=str(Path("test-artifacts") / "labext_highlight_yaml.png"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    json_cell.locator(".jp-InputArea").screenshot(path=str(ARTIFACTS / "labext_highlight_json.png"))
+    yaml_cell.locator(".jp-InputArea").screenshot(path=str(ARTIFACTS / "labext_highlight_yaml.png"))
 
 
 def test_insert_command_from_the_toolbar_and_the_palette(lab, notebook, page):
