@@ -48,9 +48,11 @@ system-deps:
 	  fi; \
 	fi
 
+# JupyterLab refuses to run as root unless told (CI and these machines run as root).
+LAB_ARGS ?=
 lab: install
 	mkdir -p notebooks
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS) notebooks/
 
 lint: install
 	$(BIN)/ruff check .
