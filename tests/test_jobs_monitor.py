@@ -148,6 +148,9 @@ def test_mime_bundle_of_a_live_monitor_has_fallbacks(sent):
     job, _ = streaming()
     data, _meta = JobMonitor(job)._repr_mimebundle_()
     assert WIDGET in data and "text/html" in data and "text/plain" in data
+    saved = data[MIME]  # for a notebook saved before the job ends, reopened without the kernel
+    assert saved["status"] == job.status and saved["source"] == job.kind
+    assert json.loads(json.dumps(saved)) == saved
     with pytest.raises(TypeError):
         JobMonitor("not a job")
     with pytest.raises(ValueError):

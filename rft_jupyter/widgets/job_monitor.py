@@ -337,10 +337,14 @@ class JobMonitor(anywidget.AnyWidget):
             return self._frozen_bundle
         result = super()._repr_mimebundle_(**kwargs)
         data, metadata = result if isinstance(result, tuple) else (result, {})
-        from ..jobs.snapshot import snapshot_html
+        from ..jobs.snapshot import MIME, snapshot_data, snapshot_html
 
         data = dict(data)
-        data["text/html"] = snapshot_html(self.job)  # for nbconvert, GitHub, no widget manager
+        saved = snapshot_data(self.job)
+        data["text/html"] = snapshot_html(self.job, data=saved)  # nbconvert, GitHub, no widgets
+        # What the labextension draws if the notebook is saved before the job ends and reopened
+        # without this kernel (the live widget takes over while it runs).
+        data[MIME] = saved
         return data, metadata
 
     def _ipython_display_(self, **kwargs: Any) -> None:

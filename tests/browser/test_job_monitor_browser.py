@@ -93,6 +93,9 @@ def test_job_monitor_streams_controls_and_freezes(lab, notebook, page):
     long_cell.locator(".rft-jm").wait_for(state="visible")
     short_cell.locator(".rft-jm").wait_for(state="visible")
     assert notebook.errors() == []
+    # the saved snapshot travels with the live widget (for a notebook saved mid-run) but stays
+    # hidden while the widget is alive
+    assert long_cell.locator(SNAPSHOT).count() == 1 and long_cell.locator(SNAPSHOT).is_hidden()
 
     # the curves grow while the replay streams
     assert wait_until(lambda: points(long_cell) >= 2)

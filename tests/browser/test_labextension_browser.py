@@ -39,6 +39,9 @@ monitor = rft.JobMonitor(job)
 monitor.freeze()
 monitor""",
     'meta = {"type": "string_check"}',
+    # still running when the notebook is saved (nbclient stops the kernel after the last cell)
+    """slow = rft.jobs.replay("events.jsonl", speed=1)
+rft.JobMonitor(slow)""",
 ]
 SETTINGS = Path("rft-jupyter") / "plugin.jupyterlab-settings"
 ACTIVE = "() => window.jupyterapp && window.jupyterapp.isPluginActivated('rft-jupyter:plugin')"
@@ -138,6 +141,12 @@ def test_saved_results_render_and_sort_with_no_kernel(lab, saved, page, notebook
     job.locator(".rft-saved-chart svg").first.hover()
     assert job.locator(".rft-saved-readout").first.inner_text().startswith("step ")
     notebook.screenshot(job, "labext_saved_job")
+
+    # a monitor saved while its job ran: the snapshot taken when it was shown, not an error
+    running = cell(page, 7).locator(".rft-saved-job")
+    running.wait_for(state="visible", timeout=30_000)
+    assert "status running" in running.locator(".rft-saved-title").inner_text()
+    assert notebook.errors() == []
 
 
 def test_live_widget_takes_over_and_hands_back_when_the_kernel_goes(lab, saved, page, notebook):
