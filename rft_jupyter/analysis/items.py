@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from ..graders.templates import compile_template, grader_variables, to_text
+from ..graders.templates import compile_template, grader_variables, to_text, walk_graders
 
 PROMPT_KEYS = ("prompt", "question", "input", "query", "instruction", "problem")
 REFERENCE_KEYS = (
@@ -61,14 +61,6 @@ def prompt_text(item: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _walk(grader: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    yield grader
-    if grader.get("type") == "multi":
-        for sub in (grader.get("graders") or {}).values():
-            if isinstance(sub, Mapping):
-                yield from _walk(sub)
-
-
 def single_variable(template: Any) -> str | None:
     """``"sample.output_json.answer"`` when the template is exactly one ``{{ ... }}``."""
     if not isinstance(template, str):
@@ -85,7 +77,7 @@ def answer_pairs(grader: Mapping[str, Any]) -> list[tuple[str, str]]:
     ``("output_json.answer", "answer")``.
     """
     pairs: list[tuple[str, str]] = []
-    for g in _walk(grader):
+    for g in walk_graders(grader):
         if g.get("type") not in ("string_check", "text_similarity"):
             continue
         a, b = single_variable(g.get("input")), single_variable(g.get("reference"))
@@ -107,7 +99,7 @@ def item_keys(grader: Mapping[str, Any]) -> list[str]:
         if var.namespace == "item" and var.steps and isinstance(var.steps[0], str):
             if var.steps[0] not in keys:
                 keys.append(var.steps[0])
-    for g in _walk(grader):
+    for g in walk_graders(grader):
         if g.get("type") == "python" and isinstance(g.get("source"), str):
             for key in _PY_ITEM.findall(g["source"]):
                 if key not in keys:
@@ -123,7 +115,7 @@ def json_fields(grader: Mapping[str, Any]) -> list[str]:
         if var.namespace == "sample" and len(steps) >= 2 and steps[0] == "output_json":
             if isinstance(steps[1], str) and steps[1] not in fields:
                 fields.append(steps[1])
-    for g in _walk(grader):
+    for g in walk_graders(grader):
         if g.get("type") == "python" and isinstance(g.get("source"), str):
             for key in _PY_JSON.findall(g["source"]):
                 if key not in fields:
@@ -138,7 +130,7 @@ def reads_json(grader: Mapping[str, Any]) -> bool:
             return True
     return any(
         g.get("type") == "python" and "output_json" in str(g.get("source", ""))
-        for g in _walk(grader)
+        for g in walk_graders(grader)
     ) or bool(json_fields(grader))
 
 

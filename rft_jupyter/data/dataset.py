@@ -33,13 +33,19 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..graders.errors import TemplateError
-from ..graders.templates import Variable, compile_template, grader_variables, template_strings
+from ..graders.templates import (
+    Variable,
+    compile_template,
+    grader_variables,
+    template_strings,
+    walk_graders,
+)
 from .report import ERROR, WARNING, DatasetReport, Problem, one_line
 from .rows import RESERVED, a_json_type, check_row, json_type, quote_key
 
@@ -132,19 +138,12 @@ class PythonRead(Variable):
     grader: str = ""
 
 
-def _python_graders(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    if spec.get("type") == "python":
-        yield spec
-    elif spec.get("type") == "multi":
-        for sub in (spec.get("graders") or {}).values():
-            if isinstance(sub, Mapping):
-                yield from _python_graders(sub)
-
-
 def python_item_reads(spec: Mapping[str, Any]) -> list[PythonRead]:
     """The keys python graders subscript on ``item`` (``item["k"]``), first read of each."""
     found: dict[str, PythonRead] = {}
-    for grader in _python_graders(spec):
+    for grader in walk_graders(spec):
+        if grader.get("type") != "python":
+            continue
         try:
             tree = ast.parse(str(grader.get("source") or ""))
         except (SyntaxError, ValueError):

@@ -183,6 +183,15 @@ def render(source: str, sample: Any = None, item: Any = None) -> str:
     return compile_template(source).render({"sample": sample, "item": item})
 
 
+def walk_graders(grader: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The grader, then every sub-grader of a multi (depth first)."""
+    yield grader
+    if grader.get("type") == "multi":
+        for sub in (grader.get("graders") or {}).values():
+            if isinstance(sub, Mapping):
+                yield from walk_graders(sub)
+
+
 def template_strings(grader: Mapping[str, Any], path: str = "") -> Iterator[tuple[str, str]]:
     """Yield ``(json_path, template)`` for every templated string field of a grader spec."""
     gtype = grader.get("type")
